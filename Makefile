@@ -1,0 +1,29 @@
+# vamo: the two set-up commands are `make serve` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test bench prerequisites clean
+
+# The virtual environment, rebuilt when the packaging changes. meinheld is
+# installed first, built from source without greenlet: its published metadata
+# pins greenlet<0.5, which does not build on Python 3.11, and the build
+# without greenlet is also twice as fast (bench/README.md).
+$(VENV)/.installed: setup.cfg pyproject.toml scripts/prerequisites
+	scripts/prerequisites build
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	MEINHELD_NOGREEN=1 $(BIN)/pip install --quiet --disable-pip-version-check \
+		--no-cache-dir --no-binary meinheld meinheld==1.0.2
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[serve,tests]'
+	touch $@
+
+serve: $(VENV)/.installed
+	$(BIN)/vamo serve
+
+test: $(VENV)/.installed
+	scripts/prerequisites mariadb
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,96 @@
+"""Shared fixtures: a throwaway MariaDB for the session, fresh databases per
+test, settings, and `vamo serve` processes on real sockets."""
+
+import os
+
+import pytest
+
+from tests.support import ServerProcess, free_port, make_config
+from vamo import demo
+from vamo.db import Database, install_schema
+from vamo.devdb import MariaDBServer, find_mariadbd
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    """A mariadbd of the test session's own (temp datadir, socket, free port)."""
+    if find_mariadbd() is None:
+        pytest.exit("mariadbd not found: run the README's test command (make test), "
+                    "which installs mariadb-server", returncode=3)
+    server = MariaDBServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def mysql_url(mariadb):
+    """A new, empty MariaDB database with vamo's schema, dropped after the test."""
+    name = mariadb.create_database()
+    url = mariadb.url(name)
+    db = Database(url)
+    try:
+        install_schema(db)
+    finally:
+        db.close()
+    yield url
+    mariadb.drop_database(name)
+
+
+@pytest.fixture
+def mysql_db(mysql_url):
+    """An open connection to `mysql_url`."""
+    db = Database(mysql_url)
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def demo_mysql_url(mariadb):
+    """A MariaDB database filled once per session with 300 generated add-ons (seed 7).
+
+    Read-only: tests that change data make their own database.
+    """
+    name = mariadb.create_database()
+    url = mariadb.url(name)
+    db = Database(url)
+    try:
+        demo.generate(db, addons=300, seed=7)
+    finally:
+        db.close()
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'vamo.sqlite3'}"
+
+
+@pytest.fixture
+def config():
+    """Settings from an empty environment, to .replace() per test."""
+    return make_config()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Start `vamo serve` processes: serve(env={...}, workers=1) -> ServerProcess."""
+    started = []
+
+    def start(env=None, workers=1, wait_for="/__lbheartbeat__", timeout=60):
+        process_env = {
+            "PATH": os.environ.get("PATH", ""),
+            "VAMO_EMBEDDED_DATABASE": str(tmp_path / "embedded.sqlite3"),
+            "VAMO_DEMO_ADDONS": "150",
+            "VAMO_LISTEN": "127.0.0.1",
+            "PORT": str(free_port()),
+        }
+        process_env.update(env or {})
+        server = ServerProcess(process_env, workers=workers, log_dir=tmp_path)
+        started.append(server)
+        server.start(wait_for=wait_for, timeout=timeout)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

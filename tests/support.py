@@ -1,0 +1,129 @@
+"""Test helpers: settings, HTTP over real sockets, `vamo serve` processes."""
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import NamedTuple
+
+from vamo.config import load_config
+from vamo.devdb import free_port
+
+__all__ = ["make_config", "free_port", "Response", "http_get", "ServerProcess", "wait_until"]
+
+
+def make_config(**changes):
+    """Settings as from an empty environment, with `changes` applied."""
+    return load_config({}).replace(**changes)
+
+
+class Response(NamedTuple):
+    status: int
+    headers: dict  # lower-case names; repeated headers joined with ", "
+    body: bytes
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+
+def http_get(port, path, headers=None, method="GET", host="127.0.0.1", timeout=10, body=None):
+    """One request over a new connection to 127.0.0.1:port."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        sent = {"Host": host}
+        sent.update(headers or {})
+        for name, value in sent.items():
+            if value is not None:
+                conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        data = response.read()
+        merged = {}
+        for name, value in response.getheaders():
+            key = name.lower()
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        return Response(response.status, merged, data)
+    finally:
+        conn.close()
+
+
+def wait_until(predicate, timeout, interval=0.05):
+    """Poll `predicate` until it returns a true value; returns it, or None after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+class ServerProcess:
+    """`vamo serve` in a child process, with its output in a log file."""
+
+    def __init__(self, env, workers=1, log_dir="."):
+        self.env = env
+        self.port = int(env["PORT"])
+        self.workers = workers
+        self.log_path = os.path.join(str(log_dir), f"serve-{self.port}.log")
+        self.process = None
+
+    def start(self, wait_for="/__lbheartbeat__", timeout=60):
+        command = [sys.executable, "-m", "vamo.cli", "serve", "--workers", str(self.workers)]
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(command, env=self.env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        if wait_for and not wait_until(lambda: self._ready(wait_for), timeout):
+            output = self.output()
+            self.stop()
+            raise RuntimeError(f"vamo serve did not answer {wait_for} within {timeout} s:\n{output}")
+        return self
+
+    def _ready(self, path):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"vamo serve exited with {self.process.returncode}:\n{self.output()}")
+        try:
+            return http_get(self.port, path, timeout=2).status == 200
+        except OSError:
+            return False
+
+    def get(self, path, **kwargs):
+        return http_get(self.port, path, **kwargs)
+
+    def output(self):
+        try:
+            with open(self.log_path, errors="replace") as log:
+                return log.read()
+        except OSError:
+            return ""
+
+    def terminate(self, timeout=30):
+        """SIGTERM, then wait; returns the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            raise
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            try:
+                self.terminate(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # leftover gunicorn workers
+            except ProcessLookupError:
+                pass
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None

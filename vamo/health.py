@@ -1,0 +1,42 @@
+"""Dockerflow endpoints: /__version__, /__heartbeat__, /__lbheartbeat__.
+
+`/__lbheartbeat__` is the load balancer's check: 200, no I/O. `/__heartbeat__`
+does no I/O either: it reports what the refresher last saw (it reaches the
+database every VAMO_REFRESH_SECONDS) and how fresh each app's loaded data is,
+so a monitor polling it never blocks a worker on a dead database.
+"""
+
+import json
+
+from vamo import __version__
+from vamo.http import json_response, not_found
+
+_NO_CACHE = ("Cache-Control", "no-cache, no-store")
+
+
+class Health:
+    def __init__(self, refresher, version):
+        self.refresher = refresher
+        self.version_body = json.dumps(version or {
+            "source": "", "version": __version__, "commit": "", "build": ""}).encode()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/__lbheartbeat__":
+            return json_response(start_response, "200 OK", b"{}", (_NO_CACHE,))
+        if path == "/__heartbeat__":
+            return self.heartbeat(start_response)
+        if path == "/__version__":
+            return json_response(start_response, "200 OK", self.version_body)
+        return not_found(environ, start_response)
+
+    def heartbeat(self, start_response):
+        checks = self.refresher.checks()
+        ok = all(passed for passed, _ in checks.values())
+        body = {
+            "status": "ok" if ok else "error",
+            "checks": {name: "ok" if passed else "error" for name, (passed, _) in checks.items()},
+            "details": {name: detail for name, (_, detail) in checks.items()},
+        }
+        status = "200 OK" if ok else "500 Internal Server Error"
+        return json_response(start_response, status, json.dumps(body).encode(), (_NO_CACHE,))

@@ -1,0 +1,161 @@
+"""Keeps the data the apps loaded from the database fresh (D18), off the request path.
+
+One background thread per process, with its own database connection, runs
+every `Source` in turn: a full `load` until each has loaded once, then
+`refresh` (apply what changed since the last pass) every
+VAMO_REFRESH_SECONDS, and a full `load` again every VAMO_RECONCILE_SECONDS to
+catch changes that left no timestamp. Sources swap new data in by replacing
+references, so requests never wait on the refresher.
+
+While the database is unreachable the last loaded data keeps serving, the
+thread retries with exponential backoff, `/__heartbeat__` reports the
+failure, and one error per outage (not one per attempt) goes to Sentry.
+"""
+
+import logging
+import threading
+import time
+
+from vamo import observe
+from vamo.db import Database, DatabaseError
+
+log = logging.getLogger("vamo.refresh")
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class Source:
+    """Data loaded from the database. Subclasses implement `load` and `refresh`."""
+
+    name = "data"
+    loaded = False
+
+    def load(self, db):
+        """Load everything (also the periodic reconciliation); set `loaded`."""
+        raise NotImplementedError
+
+    def refresh(self, db):
+        """Apply what changed in the database since the last load or refresh."""
+        raise NotImplementedError
+
+
+class Refresher:
+    def __init__(self, database_url, sources, refresh_seconds=5.0, reconcile_seconds=600.0,
+                 connect_timeout=5.0, read_timeout=60.0, stale_seconds=60.0):
+        self.database_url = database_url
+        self.sources = list(sources)
+        self.refresh_seconds = refresh_seconds
+        self.reconcile_seconds = reconcile_seconds
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.stale_seconds = stale_seconds
+        self._db = None
+        self._stop = threading.Event()
+        self._thread = None
+        self._next_reconcile = 0.0
+        self.backoff = 0.0
+        # Health, read by /__heartbeat__: plain attributes replaced as a whole.
+        self.last_success = None      # monotonic time of the last pass that reached the database
+        self.failing_since = None     # wall-clock time the current outage began
+        self.last_error = None        # one-line message of the last failure
+        self.passes = 0
+
+    # -- one pass ---------------------------------------------------------------------
+    def _connect(self):
+        if self._db is None:
+            self._db = Database(self.database_url, self.connect_timeout, self.read_timeout)
+        return self._db
+
+    def run_once(self):
+        """One pass over every source; True when it reached the database."""
+        try:
+            db = self._connect()
+            db.ping()  # the heartbeat reports this round trip, even when no source asks anything
+            reconcile = time.monotonic() >= self._next_reconcile
+            for source in self.sources:
+                if reconcile or not source.loaded:
+                    source.load(db)
+                else:
+                    source.refresh(db)
+            if reconcile:
+                self._next_reconcile = time.monotonic() + self.reconcile_seconds
+        except DatabaseError as error:
+            self._failed(str(error), None)
+            return False
+        except Exception as error:  # a bug in a source: report it, keep serving
+            self._failed(f"{type(error).__name__}: {error}", error)
+            return False
+        self._succeeded()
+        return True
+
+    def _succeeded(self):
+        if self.failing_since is not None:
+            log.warning("database reachable again after %.0f s", time.time() - self.failing_since)
+        self.last_success = time.monotonic()
+        self.failing_since = None
+        self.last_error = None
+        self.backoff = 0.0
+        self.passes += 1
+
+    def _failed(self, message, error):
+        self.disconnect()
+        first = self.failing_since is None
+        self.last_error = message
+        self.backoff = min(max(self.backoff * 2, 1.0), MAX_BACKOFF_SECONDS)
+        if first:
+            self.failing_since = time.time()
+            if error is not None:
+                log.error("refresh failed", exc_info=error)
+                observe.capture_exception(error)
+            else:
+                observe.capture_message(f"database unreachable, serving the last loaded data: {message}")
+        else:
+            log.info("refresh still failing (retry in %.0f s): %s", self.backoff, message)
+
+    # -- the thread ---------------------------------------------------------------------
+    def start(self):
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="vamo-refresher", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            ok = self.run_once()
+            self._stop.wait(self.refresh_seconds if ok else self.backoff)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.disconnect()
+
+    def disconnect(self):
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- health ----------------------------------------------------------------------------
+    def loaded(self):
+        return all(source.loaded for source in self.sources)
+
+    def checks(self):
+        """{check name: (ok, detail)} for /__heartbeat__."""
+        now = time.monotonic()
+        if self.failing_since is not None:
+            database = (False, f"unreachable since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.failing_since))}: {self.last_error}")
+        elif self.last_success is None:
+            database = (False, "not reached yet")
+        else:
+            database = (True, f"reached {now - self.last_success:.1f} s ago")
+        checks = {"database": database}
+        for source in self.sources:
+            if not source.loaded:
+                checks[source.name] = (False, "not loaded yet")
+            elif self.last_success is None or now - self.last_success > self.stale_seconds:
+                age = "never" if self.last_success is None else f"{now - self.last_success:.0f} s ago"
+                checks[source.name] = (False, f"stale: last refreshed {age}")
+            else:
+                checks[source.name] = (True, f"refreshed {now - self.last_success:.1f} s ago")
+        return checks
