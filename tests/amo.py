@@ -31,6 +31,11 @@ class Amo:
     def appversion(self, app, version, stored_int=None):
         key = (app.id, version)
         if key not in self._appversions:
+            found = self.db.query("SELECT id FROM appversions WHERE application_id = %s AND version = %s",
+                                  key)
+            if found:
+                self._appversions[key] = found[0][0]
+                return found[0][0]
             self._appversions[key] = self._insert(
                 "appversions", application_id=app.id, version=version,
                 version_int=compat.version_int(version) if stored_int is None else stored_int)

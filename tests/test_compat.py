@@ -63,6 +63,11 @@ def test_version_int_matches_at_the_start_only():
     assert version_int("36") == 36000000200100
 
 
+def test_version_int_of_thousands_of_digits_is_capped_not_an_error():
+    assert version_int("9" * 5000) == version_int("65535")
+    assert version_int("1." + "9" * 5000) == version_int("1.99")
+
+
 def test_version_int_never_exceeds_a_signed_bigint():
     assert version_int("99999999999999999999.99.99.99|99pre9") <= 2**63 - 1
     assert version_int("*.*.*.*") == version_int("*")
