@@ -25,7 +25,8 @@ from vamo.compat import APPLICATIONS
 from vamo.config import ConfigError
 
 SITES = ("amo", "services", "getpersonas")
-BASES = ("site", "vamo", "pfs")  # {site} VAMO_SITE_URL, {vamo} VAMO_URL, {pfs} VAMO_PFS_URL
+# The base URLs a target may start with, and the settings that give them.
+BASES = {"site": "site_url", "vamo": "vamo_url", "pfs": "pfs_url"}  # VAMO_SITE_URL, VAMO_URL, VAMO_PFS_URL
 STATUSES = (301, 302, 307, 308)
 PERMANENT = frozenset((301, 308))
 # Any method but GET and HEAD gets the code that keeps the method and body.
@@ -62,14 +63,13 @@ class Lookup(NamedTuple):
 
 
 class Rule(NamedTuple):
-    line: int
     site: str
     regex: re.Pattern
     kinds: dict        # placeholder name -> kind
     status: int        # for GET and HEAD
     keep_query: bool
     lookup: str        # a key of the lookups, or NO_LOOKUP
-    target: tuple      # (kind of part, text or name): "text", "base", "value", "optional"
+    target: tuple      # parts (type, text or name), type "text", "base", "value" or "optional"
 
     def match(self, path):
         """The path's values if this rule matches it (absent optional parts: None), else None."""
@@ -153,13 +153,13 @@ def parse_rules(text, source, lookups):
     rules = []
     for number, columns in _rule_lines(text):
         try:
-            rules.append(_parse_rule(number, columns, lookups))
+            rules.append(_parse_rule(columns, lookups))
         except _RuleError as error:
             raise ConfigError(f"{source}, line {number}: {error}") from None
     return rules
 
 
-def _parse_rule(number, columns, lookups):
+def _parse_rule(columns, lookups):
     if len(columns) != 6:
         raise _RuleError(f"expected 6 columns (site path status query lookup target), "
                          f"got {len(columns)}")
@@ -183,7 +183,7 @@ def _parse_rule(number, columns, lookups):
             if name not in kinds or name in optional or kinds[name] != "int":
                 raise _RuleError(f"lookup {lookup} needs <int:{name}> in the path, not optional")
     parts = _compile_target(target, set(kinds) - optional, optional, set(gives))
-    return Rule(number, site, regex, kinds, int(status), QUERY_MODES[query], lookup, parts)
+    return Rule(site, regex, kinds, int(status), QUERY_MODES[query], lookup, parts)
 
 
 def _compile_path(pattern):

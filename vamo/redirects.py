@@ -17,7 +17,8 @@ from urllib.parse import quote
 from vamo.component import Component
 from vamo.db import DatabaseError
 from vamo.http import EMPTY, not_found
-from vamo.redirect_rules import METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup, load_rules
+from vamo.redirect_rules import (BASES, METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup,
+                                 load_rules)
 
 ADDON_DELETED = 11
 
@@ -71,7 +72,7 @@ STATUS_LINES = {
     301: "301 Moved Permanently", 302: "302 Found",
     307: "307 Temporary Redirect", 308: "308 Permanent Redirect",
 }
-RETRY_AFTER_SECONDS = "30"  # a database outage is seldom shorter
+RETRY_AFTER_SECONDS = "30"  # when to try again: the connection is reopened on the next request
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A query string is kept as sent, but for spaces and bytes beyond ASCII,
@@ -87,7 +88,9 @@ def is_safe_path(path):
     (absolute-form request targets, `*`), `//` at the start (`/%2F` arrives
     decoded as that), backslashes (browsers read them as `/`; `%5C` arrives
     decoded), a scheme (`://`, or a colon in the first segment), dot segments
-    and control characters (`%0D%0A` arrives decoded).
+    and control characters (`%0D%0A` arrives decoded). meinheld decodes `%25`
+    and the escape after it a second time (`%252F` arrives as `/`), so
+    double-encoded tricks are caught here too.
     """
     if not path.startswith("/") or path.startswith("//") or "\\" in path or "://" in path:
         return False
@@ -171,5 +174,5 @@ class Redirects:
 def create(context):
     config = context.config
     rules = load_rules(config.redirect_rules, LOOKUPS)
-    bases = {"site": config.site_url, "vamo": config.vamo_url, "pfs": config.pfs_url}
+    bases = {name: getattr(config, setting) for name, setting in BASES.items()}
     return Component(Redirects(rules, bases, context.connections, config.redirect_max_age))
