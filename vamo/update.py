@@ -45,10 +45,18 @@ class BadQuery(ValueError):
     """The query string is oversized or not UTF-8."""
 
 
+_decoded = {}  # percent-decoding memo: the same few GUIDs and app ids come back all day
+
+
 def _decode(text):
-    if "%" in text or "+" in text:
-        return unquote(text.replace("+", " "), errors="strict")
-    return text
+    """`text` with `+` and %-escapes decoded as UTF-8 (UnicodeDecodeError if not UTF-8)."""
+    value = _decoded.get(text)
+    if value is None:
+        value = unquote(text.replace("+", " "), errors="strict")
+        if len(_decoded) >= 50000:
+            _decoded.clear()
+        _decoded[text] = value
+    return value
 
 
 def parse_query(query):
@@ -68,8 +76,10 @@ def parse_query(query):
         key, _, value = pair.partition("=")
         if not value:
             continue
-        key = _decode(key)
-        value = _decode(value)  # every value, so any undecodable one is refused (D3)
+        if "%" in key or "+" in key:
+            key = _decode(key)
+        if "%" in value or "+" in value:
+            value = _decode(value)  # every value, so any undecodable one is refused (D3)
         if key in _WANTED:
             found[key] = value
     return found
