@@ -152,6 +152,9 @@ OPTIONS = (
     Option("VAMO_CACHE_SIZE", "cache_size", "100000", _number(int, 0),
            "Most rendered update-check answers kept in memory per process; 0 turns "
            "the cache off."),
+    Option("VAMO_THEME_CACHE_SIZE", "theme_cache_size", "20000", _number(int, 0),
+           "Most rendered theme-check answers kept in memory per process (each about "
+           "2.5 KB with its bookkeeping); 0 turns the cache off."),
     Option("VAMO_MIGRATED_THEMES", "migrated_themes", "on", _boolean,
            "Answer the theme check of a lightweight theme migrated to a static theme "
            "with `converted_theme` (on) or 404 (off)."),

@@ -161,6 +161,7 @@ CREATE TABLE migrated_personas (
   UNIQUE KEY migrated_personas_static_theme_id (static_theme_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 CREATE INDEX migrated_personas_getpersonas_id ON migrated_personas (getpersonas_id);
+CREATE INDEX migrated_personas_modified ON migrated_personas (modified);
 
 -- Blocklist (spec/blocklist.md section 2.1).
 CREATE TABLE bldetails (
