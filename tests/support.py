@@ -1,17 +1,22 @@
 """Test helpers: settings, HTTP over real sockets, `vamo serve` processes."""
 
+import gzip
 import http.client
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
 from vamo.config import load_config
 from vamo.devdb import free_port
 
-__all__ = ["make_config", "free_port", "Response", "http_get", "ServerProcess", "wait_until"]
+__all__ = ["make_config", "free_port", "Response", "http_get", "ServerProcess", "wait_until",
+           "FakeSentry"]
 
 
 def make_config(**changes):
@@ -127,3 +132,43 @@ class ServerProcess:
         if getattr(self, "log", None):
             self.log.close()
             self.log = None
+
+
+class FakeSentry:
+    """Records the envelopes POSTed to /api/<project>/envelope/."""
+
+    def __init__(self):
+        self.envelopes = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                recorder.envelopes.append((self.path, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def events(self):
+        found = []
+        for _, body in self.envelopes:
+            lines = body.split(b"\n")
+            for header, payload in zip(lines[1::2], lines[2::2]):
+                if json.loads(header).get("type") == "event":
+                    found.append(json.loads(payload))
+        return found
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -52,6 +52,8 @@ def test_values_are_parsed():
     ("VAMO_SITE_URL", "addons.mozilla.org", "absolute http"),
     ("VAMO_SITE_URL", "javascript:alert(1)", "absolute http"),
     ("VAMO_ADDONS_URL", "https://cdn.example/x?y=1", "without query"),
+    ("VAMO_SITE_URL", "https://b\u00fccher.example", "expected an ASCII URL"),
+    ("VAMO_REDIRECT_MAX_AGE", "-1", "expected a number >= 0"),
     ("VAMO_DATABASE_URL", "postgres://x/y", "expected a mysql://"),
     ("VAMO_DATABASE_URL", "mysql://root@db:port/amo", "port"),
     ("VAMO_DATABASE_URL", "mysql://root@db/", "one database"),

@@ -1,59 +1,14 @@
 """An exception inside a request reaches a local HTTP endpoint posing as Sentry,
 without the client's IP, cookies or user agent; the request gets an empty 500."""
 
-import gzip
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import sentry_sdk
 from werkzeug.test import Client
 
-from tests.support import make_config
+from tests.support import FakeSentry, make_config
 from vamo import demo
 from vamo.db import Database
 from wsgi import create_app
-
-
-class FakeSentry:
-    """Records the envelopes POSTed to /api/<project>/envelope/."""
-
-    def __init__(self):
-        self.envelopes = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                recorder.envelopes.append((self.path, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def events(self):
-        found = []
-        for _, body in self.envelopes:
-            lines = body.split(b"\n")
-            for header, payload in zip(lines[1::2], lines[2::2]):
-                if json.loads(header).get("type") == "event":
-                    found.append(json.loads(payload))
-        return found
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

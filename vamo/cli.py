@@ -1,4 +1,4 @@
-"""The `vamo` command: serve, init-db, demo, settings."""
+"""The `vamo` command: serve, init-db, demo, settings, redirects."""
 
 import argparse
 import sys
@@ -60,6 +60,16 @@ def cmd_settings(args, config):
     return 0
 
 
+def cmd_redirects(args, config):
+    from vamo.redirect_rules import parse_rules, read_rules, rules_markdown
+    from vamo.redirects import LOOKUPS
+
+    text, source = read_rules(config.redirect_rules)
+    parse_rules(text, source, LOOKUPS)  # a bad rule stops here, as it stops `vamo serve`
+    print(rules_markdown(text))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="vamo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +97,10 @@ def build_parser():
 
     settings = commands.add_parser("settings", help="print every setting as a Markdown table")
     settings.set_defaults(run=cmd_settings)
+
+    redirects = commands.add_parser(
+        "redirects", help="check the redirect rules (VAMO_REDIRECT_RULES) and print them as a table")
+    redirects.set_defaults(run=cmd_redirects)
     return parser
 
 

@@ -50,8 +50,13 @@ def version_int(version):
         raw = groups.get(part)
         if not raw:
             value = "*" if last == "*" else 0
+        elif raw == "*":
+            value = last = raw
         else:
-            value = raw if raw == "*" else int(raw)
+            try:
+                value = int(raw)
+            except ValueError:  # more digits than int() takes: far above any cap
+                value = BIGINT_POSITIVE_MAX
             last = value
         cap = MAJOR_PART_MAX if part == "major" else MINOR_PART_MAX
         values[part] = cap if value == "*" else min(value, cap)

@@ -62,6 +62,8 @@ def _base_url(value):
         raise ValueError("expected an absolute http:// or https:// URL")
     if parts.query or parts.fragment or any(c.isspace() or ord(c) < 32 for c in value):
         raise ValueError("expected a URL without query, fragment or spaces")
+    if not value.isascii():  # it goes into headers (Location) and links as it is
+        raise ValueError("expected an ASCII URL (a host name in punycode, a percent-encoded path)")
     return value.rstrip("/")
 
 
@@ -167,6 +169,12 @@ OPTIONS = (
            _host_list, "getpersonas.com host names, redirected to AMO's themes."),
     Option("VAMO_PFS_URL", "pfs_url", "https://pfs.mozilla.org/plugins/PluginFinderService.php",
            _base_url, "Plugin finder service that `/services/pfs.php` redirects to."),
+    Option("VAMO_REDIRECT_RULES", "redirect_rules", "", _text,
+           "File of redirect rules (format: README, Redirects); empty: the table vamo "
+           "ships (`vamo/redirects.rules`)."),
+    Option("VAMO_REDIRECT_MAX_AGE", "redirect_max_age", "86400", _number(int, 0),
+           "`Cache-Control` max-age of permanent redirects (301, 308), in seconds: "
+           "bounded, so a wrong rule does not stay in browsers for long."),
     Option("VAMO_VERSION_FILE", "version_file", "version.json", _text,
            "Dockerflow version object served at `/__version__` (path; relative paths "
            "are taken from the working directory)."),

@@ -144,7 +144,8 @@ class Refresher:
         """{check name: (ok, detail)} for /__heartbeat__."""
         now = time.monotonic()
         if self.failing_since is not None:
-            database = (False, f"unreachable since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.failing_since))}: {self.last_error}")
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.failing_since))
+            database = (False, f"unreachable since {since}: {self.last_error}")
         elif self.last_success is None:
             database = (False, "not reached yet")
         else:

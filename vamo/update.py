@@ -1,8 +1,251 @@
-"""Placeholder until this app is built: answers 404."""
+"""The add-on update check: `GET /update/VersionCheck.php?reqVersion=2&id=...`.
 
+The hot path (query string in, bytes out) uses no framework objects: a
+hand-written query parser with the legacy `parse_qsl` semantics (D2), one
+dict lookup in the in-memory index (`update_index`), the compatibility
+predicate (`compat.qualifies`), and prebuilt header tuples. Rendered answers
+are cached per add-on under the normalised request (application,
+version_int of appVersion, platform, compatMode); the refresher tells the
+cache which add-ons changed, and the request thread drops them before its
+next lookup, so only the request thread ever mutates the cache.
+
+Answers (D3, D4, D12): 400 with the empty document for a missing id, appID
+or appVersion, an unknown application, an oversized or undecodable query;
+200 with the empty document for an unknown or ineligible add-on; 405 for
+methods other than GET and HEAD; 503 until the data has loaded once;
+`If-None-Match` gets 304.
+"""
+
+import collections
+from urllib.parse import unquote
+
+from vamo import compat
 from vamo.component import Component
-from vamo.http import not_found
+from vamo.http import ExpiryClock, etag_matches, http_date, make_etag
+from vamo.observe import timed
+from vamo.update_index import UpdateData
+from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
+
+MAX_QUERY_LENGTH = 8192
+MAX_AGE = 3600
+_WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode"))
+_JSON_TYPE = ("Content-Type", "application/json")
+_RDF_TYPE = ("Content-Type", "text/xml")
+_CACHE_CONTROL = ("Cache-Control", f"public, max-age={MAX_AGE}")
+
+_STATUS_200 = "200 OK"
+_STATUS_304 = "304 Not Modified"
+_STATUS_400 = "400 Bad Request"
+_NOT_LOADED = ("503 Service Unavailable", [("Retry-After", "5"), ("Cache-Control", "no-store"),
+                                           ("Content-Length", "0")])
+_NOT_ALLOWED = ("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+
+
+class BadQuery(ValueError):
+    """The query string is oversized or not UTF-8."""
+
+
+def _decode(text):
+    if "%" in text or "+" in text:
+        return unquote(text.replace("+", " "), errors="strict")
+    return text
+
+
+def parse_query(query):
+    """The parameters the update check reads, as the legacy `dict(parse_qsl(...))` gave
+    them: blank values dropped, the last repeated key wins. Raises BadQuery (or
+    UnicodeDecodeError) for an oversized or undecodable query string."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise BadQuery("query string too long")
+    if not query.isascii():
+        # WSGI hands over the raw bytes as latin-1; they must be UTF-8.
+        try:
+            query = query.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise BadQuery("query string is not UTF-8") from None
+    found = {}
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if not value:
+            continue
+        key = _decode(key)
+        value = _decode(value)  # every value, so any undecodable one is refused (D3)
+        if key in _WANTED:
+            found[key] = value
+    return found
+
+
+class Answer:
+    """A rendered answer and its prebuilt headers (Expires is added per request)."""
+
+    __slots__ = ("body", "etag", "headers", "not_modified_headers")
+
+    def __init__(self, body, content_type, last_modified):
+        self.body = body
+        self.etag = make_etag(body)
+        modified = ("Last-Modified", last_modified)
+        self.headers = (content_type, _CACHE_CONTROL, modified, ("ETag", self.etag),
+                        ("Content-Length", str(len(body))))
+        self.not_modified_headers = (_CACHE_CONTROL, modified, ("ETag", self.etag))
+
+
+class ResponseCache:
+    """Rendered answers by add-on key, then by normalised request; at most
+    `max_answers` in all (0: off). The oldest cached add-on goes first."""
+
+    def __init__(self, max_answers):
+        self.max_answers = max_answers
+        self.by_addon = {}
+        self.count = 0
+        self.changed = collections.deque()  # keys the refresher changed; drained by requests
+
+    def invalidate(self, keys):
+        """Called from the refresher thread: only queues the keys."""
+        self.changed.extend(keys)
+
+    def drop_changed(self):
+        changed, by_addon = self.changed, self.by_addon
+        while changed:
+            answers = by_addon.pop(changed.popleft(), None)
+            if answers:
+                self.count -= len(answers)
+
+    def put(self, key, request, answer):
+        if not self.max_answers:
+            return
+        answers = self.by_addon.get(key)
+        if answers is None:
+            answers = self.by_addon[key] = {}
+        if request not in answers:
+            self.count += 1
+        answers[request] = answer
+        while self.count > self.max_answers:
+            oldest = next(iter(self.by_addon))
+            self.count -= len(self.by_addon.pop(oldest))
+
+
+class UpdateCheck:
+    """The WSGI app of the update check."""
+
+    def __init__(self, config, data, cache):
+        self.data = data
+        self.cache = cache
+        self.renderer = Renderer(config.site_url, config.addons_url)
+        self.rdf_apps = config.rdf_apps
+        self.expiry = ExpiryClock(MAX_AGE)
+        self._version_ints = {}
+        self._platforms = {}
+        self._empty_answers = {}
+        self._bad_answers = {
+            False: (_STATUS_400, [_JSON_TYPE, _CACHE_CONTROL, ("Content-Length", str(len(EMPTY_JSON)))],
+                    EMPTY_JSON),
+            True: (_STATUS_400, [_RDF_TYPE, _CACHE_CONTROL, ("Content-Length", str(len(EMPTY_RDF)))],
+                   EMPTY_RDF),
+        }
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if method != "GET" and method != "HEAD":
+            start_response(*_NOT_ALLOWED)
+            return [b""]
+        data = self.data
+        if not data.loaded:
+            start_response(*_NOT_LOADED)
+            return [b""]
+        cache = self.cache
+        if cache.changed:
+            cache.drop_changed()
+        try:
+            params = parse_query(environ.get("QUERY_STRING", ""))
+        except ValueError:  # BadQuery, UnicodeDecodeError
+            return self._bad(start_response, False)
+        app = compat.APPS_BY_GUID.get(params.get("appID"))
+        if app is None:
+            return self._bad(start_response, False)
+        rdf = app.id in self.rdf_apps
+        guid = params.get("id")
+        app_version = params.get("appVersion")
+        if not guid or not app_version:
+            return self._bad(start_response, rdf)
+
+        key = guid.lower()
+        request = (app.id, self._version_int(app_version), self._platform(params.get("appOS")),
+                   compat.COMPAT_MODES.get(params.get("compatMode"), compat.STRICT))
+        answers = cache.by_addon.get(key)
+        answer = answers.get(request) if answers else None
+        if answer is None:
+            entry = data.index.get(key)
+            if entry is None:
+                answer = self._empty_answer(rdf)
+            else:
+                answer = self._answer(entry, app, rdf, *request[1:])
+                cache.put(key, request, answer)
+
+        headers = [("Expires", self.expiry.expires())]
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and etag_matches(if_none_match, answer.etag):
+            headers.extend(answer.not_modified_headers)
+            start_response(_STATUS_304, headers)
+            return [b""]
+        headers.extend(answer.headers)
+        start_response(_STATUS_200, headers)
+        return [answer.body] if method == "GET" else [b""]
+
+    # -- the parts -----------------------------------------------------------------------
+    def _answer(self, entry, app, rdf, app_version_int, platform, mode):
+        candidate = find_update(entry, app.id, app_version_int, platform, mode)
+        render = self.renderer.rdf if rdf else self.renderer.json
+        return Answer(render(entry, app, candidate), _RDF_TYPE if rdf else _JSON_TYPE,
+                      http_date(entry.modified))
+
+    def _empty_answer(self, rdf):
+        """The 200 answer for an unknown add-on (never cached per add-on: ids are unbounded)."""
+        loaded_at = self.data.loaded_at
+        cached = self._empty_answers.get(rdf)
+        if cached is None or cached[0] != loaded_at:
+            cached = self._empty_answers[rdf] = (loaded_at, Answer(
+                EMPTY_RDF if rdf else EMPTY_JSON, _RDF_TYPE if rdf else _JSON_TYPE, http_date(loaded_at)))
+        return cached[1]
+
+    def _bad(self, start_response, rdf):
+        status, headers, body = self._bad_answers[rdf]
+        start_response(status, list(headers))
+        return [body]
+
+    def _version_int(self, app_version):
+        value = self._version_ints.get(app_version)
+        if value is None:
+            if len(self._version_ints) > 10000:
+                self._version_ints.clear()
+            value = self._version_ints[app_version] = compat.version_int(app_version)
+        return value
+
+    def _platform(self, app_os):
+        value = self._platforms.get(app_os)
+        if value is None:
+            if len(self._platforms) > 1000:
+                self._platforms.clear()
+            value = self._platforms[app_os] = compat.platform_from_appos(app_os)
+        return value
+
+
+def find_update(entry, app_id, app_version_int, platform, mode):
+    """The candidate to offer (D9: the first that qualifies, in index order), or None."""
+    overrides = entry.overrides.get(app_id)
+    d2c_min_int = compat.D2C_MIN_INT[app_id]
+    qualifies = compat.qualifies
+    for candidate in entry.candidates.get(app_id, ()):
+        if qualifies(app_version_int, platform, mode, min_int=candidate.min_int,
+                     max_int=candidate.max_int, file_platform=candidate.platform_id,
+                     strict_file=candidate.strict_file, d2c_min_int=d2c_min_int,
+                     version_id=candidate.version_id, overrides=overrides):
+            return candidate
+    return None
 
 
 def create(context):
-    return Component(not_found)
+    config = context.config
+    cache = ResponseCache(config.cache_size)
+    data = UpdateData(on_change=cache.invalidate)
+    app = UpdateCheck(config, data, cache)
+    return Component(timed(app, "services.update", context.statsd), (data,))

@@ -1,0 +1,329 @@
+"""The update check's data: every candidate of every eligible add-on, in memory.
+
+Loaded by hand-written SQL (below, the only SQL of the update check) into an
+index keyed by the lower-cased add-on GUID (MySQL matched GUIDs through a
+case-insensitive collation). Each entry holds, per application, the
+candidate (version, file, app range) rows that pass the status rules (D5),
+sorted the way they are tried (D9: highest version id first; within one
+version a platform-specific file before the all-platform one), with
+version_int recomputed from `appversions.version` and compat overrides
+compiled to integer intervals (D8). A request then needs no SQL.
+
+`UpdateData` is the refresher's Source (D18): `refresh` reloads just the
+add-ons whose rows carry a `modified` newer than the last pass (minus an
+overlap for transactions that committed late), `load` reloads everything and
+is also the periodic reconciliation that catches changes without a
+timestamp. Both build new entries off to the side and swap them in one
+reference at a time, then tell the response cache which add-ons changed.
+"""
+
+import collections
+import datetime
+import logging
+import time
+from typing import NamedTuple
+
+from vamo import compat
+from vamo.refresh import Source
+
+log = logging.getLogger("vamo.update")
+
+# D5: add-on not deleted (11) or disabled (5) or inactive, with a GUID;
+# version listed (channel 2) and not deleted; file approved (4).
+_ELIGIBLE_ADDON = "a.status NOT IN (5, 11) AND a.inactive = 0 AND a.guid IS NOT NULL AND a.guid <> ''"
+
+ADDONS_SQL = f"""
+SELECT a.id, a.guid, a.addontype_id, a.slug, a.modified
+FROM addons a
+WHERE {_ELIGIBLE_ADDON}{{filter}}"""
+
+CANDIDATES_SQL = f"""
+SELECT v.addon_id, v.id, v.version, v.releasenotes, v.modified,
+       f.id, f.platform_id, f.filename, f.hash, f.strict_compatibility, f.binary_components,
+       f.modified, av.application_id, av.min, av.max, av.modified
+FROM versions v
+JOIN addons a ON a.id = v.addon_id
+JOIN files f ON f.version_id = v.id
+JOIN applications_versions av ON av.version_id = v.id
+WHERE {_ELIGIBLE_ADDON} AND v.channel = 2 AND v.deleted = 0 AND f.status = 4{{filter}}"""
+
+OVERRIDES_SQL = """
+SELECT co.addon_id, cr.type, cr.min_version, cr.max_version, cr.app_id,
+       cr.min_app_version, cr.max_app_version, co.modified, cr.modified
+FROM compat_override co
+JOIN compat_override_range cr ON cr.compat_id = co.id
+WHERE co.addon_id IS NOT NULL{filter}"""
+
+# The versions an override's add-on version strings resolve against: every
+# version of the add-on that is not deleted, listed or not.
+OVERRIDE_VERSIONS_SQL = """
+SELECT v.addon_id, v.id, v.version
+FROM versions v
+WHERE v.deleted = 0
+  AND v.addon_id IN (SELECT co.addon_id FROM compat_override co WHERE co.addon_id IS NOT NULL){filter}"""
+
+APPVERSIONS_SQL = "SELECT id, application_id, version FROM appversions"
+APPVERSIONS_STATE_SQL = "SELECT COUNT(*), MAX(modified) FROM appversions"
+
+# Add-ons with any row modified since a moment (one bound parameter per part).
+CHANGED_SQL = """
+SELECT a.id, a.modified FROM addons a WHERE a.modified >= %s
+UNION ALL
+SELECT v.addon_id, v.modified FROM versions v WHERE v.modified >= %s
+UNION ALL
+SELECT v.addon_id, f.modified FROM files f JOIN versions v ON v.id = f.version_id WHERE f.modified >= %s
+UNION ALL
+SELECT v.addon_id, av.modified FROM applications_versions av JOIN versions v ON v.id = av.version_id
+WHERE av.modified >= %s
+UNION ALL
+SELECT co.addon_id, co.modified FROM compat_override co WHERE co.addon_id IS NOT NULL AND co.modified >= %s
+UNION ALL
+SELECT co.addon_id, cr.modified FROM compat_override_range cr JOIN compat_override co ON co.id = cr.compat_id
+WHERE co.addon_id IS NOT NULL AND cr.modified >= %s"""
+_CHANGED_PARTS = 6
+
+MAX_MODIFIED_SQL = """
+SELECT MAX(m) FROM (
+  SELECT MAX(modified) AS m FROM addons UNION ALL SELECT MAX(modified) FROM versions
+  UNION ALL SELECT MAX(modified) FROM files UNION ALL SELECT MAX(modified) FROM applications_versions
+  UNION ALL SELECT MAX(modified) FROM compat_override UNION ALL SELECT MAX(modified) FROM compat_override_range
+) AS latest"""
+
+_IN_BATCH = 500
+# A refresh re-reads rows modified this long before the newest one it saw:
+# a transaction that commits late can carry an older `modified`.
+OVERLAP_SECONDS = 30.0
+
+# RDF `urn:mozilla:<type>:<guid>` by add-on type (ADDON_SLUGS_UPDATE); types
+# without one (0, 8) read as extensions.
+UPDATE_TYPE_SLUGS = {1: "extension", 2: "theme", 3: "extension", 4: "search", 5: "item",
+                     6: "extension", 7: "plugin", 9: "background-theme", 10: "static-theme",
+                     11: "app"}
+
+
+class Release(NamedTuple):
+    """What an answer shows of one (version, file); shared by its app ranges."""
+    version_id: int
+    version: str
+    file_id: int
+    filename: str
+    hash: str
+    strict: bool      # files.strict_compatibility: the answer carries strict_max_version
+    has_notes: bool   # versions.releasenotes set: the answer carries update_info_url
+
+
+class Candidate(NamedTuple):
+    """One (version, file, app range) row, compiled for `compat.qualifies`."""
+    version_id: int
+    min_int: int
+    max_int: int
+    platform_id: int
+    strict_file: bool  # strict_compatibility or binary_components: normal mode checks max
+    file_id: int
+    min_version: str
+    max_version: str
+    release: Release
+
+
+class AddonEntry(NamedTuple):
+    id: int
+    guid: str           # as stored: the answer's GUID (D10)
+    type_slug: str
+    slug: str
+    candidates: dict    # app id -> tuple of Candidate, in the order they are tried
+    overrides: dict     # app id -> compiled exclusion intervals (compat.compile_overrides)
+    modified: float     # Unix time of the newest row behind this entry
+
+    def same_answers(self, other):
+        """Whether `other` answers every request as this entry does (ignores `modified`)."""
+        return other is not None and self[:6] == other[:6]
+
+
+def _as_datetime(value):
+    """A DATETIME as returned by either driver (SQLite gives aggregates as text)."""
+    if isinstance(value, str):
+        try:
+            return datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _timestamp(value):
+    """Unix time of a naive DATETIME, read as UTC (0 when unknown)."""
+    value = _as_datetime(value)
+    if not isinstance(value, datetime.datetime):
+        return 0.0
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
+def _candidate_order(candidate):
+    return (-candidate.version_id, candidate.platform_id == compat.PLATFORM_ALL, -candidate.file_id)
+
+
+def _in_filter(column, ids):
+    return f" AND {column} IN ({', '.join(['%s'] * len(ids))})"
+
+
+def _batches(ids):
+    ids = sorted(ids)
+    for start in range(0, len(ids), _IN_BATCH):
+        yield ids[start:start + _IN_BATCH]
+
+
+def _select(db, sql, column, addon_ids):
+    """Rows of `sql` for every add-on (addon_ids None) or for those ids only."""
+    if addon_ids is None:
+        yield from db.stream(sql.format(filter=""))
+        return
+    for batch in _batches(addon_ids):
+        yield from db.query(sql.format(filter=_in_filter(column, batch)), tuple(batch))
+
+
+def load_appversions(db):
+    """{appversions.id: (application id, version string, version_int)}."""
+    return {row[0]: (row[1], row[2], compat.version_int(row[2])) for row in db.query(APPVERSIONS_SQL)}
+
+
+def build_entries(db, appversions, addon_ids=None):
+    """Entries of the eligible add-ons among `addon_ids` (all when None), by add-on id."""
+    addons = {row[0]: row for row in _select(db, ADDONS_SQL, "a.id", addon_ids)}
+    per_addon = collections.defaultdict(lambda: collections.defaultdict(list))
+    modified = {addon_id: _timestamp(row[4]) for addon_id, row in addons.items()}
+    releases = {}
+    for (addon_id, version_id, version, notes, v_modified, file_id, platform_id, filename, file_hash,
+         strict, binary, f_modified, app_id, min_id, max_id, av_modified) in _select(
+            db, CANDIDATES_SQL, "v.addon_id", addon_ids):
+        low, high = appversions.get(min_id), appversions.get(max_id)
+        # The range's bounds must exist and belong to the range's application.
+        if low is None or high is None or low[0] != app_id or high[0] != app_id:
+            continue
+        release = releases.get(file_id)
+        if release is None:
+            release = releases[file_id] = Release(
+                version_id, version, file_id, filename or "", file_hash or "", bool(strict), bool(notes))
+        per_addon[addon_id][app_id].append(Candidate(
+            version_id, low[2], high[2], platform_id, bool(strict or binary), file_id,
+            low[1], high[1], release))
+        modified[addon_id] = max(modified.get(addon_id, 0.0), _timestamp(v_modified),
+                                 _timestamp(f_modified), _timestamp(av_modified))
+
+    ranges = collections.defaultdict(list)
+    for addon_id, kind, min_v, max_v, app_id, min_app, max_app, co_mod, cr_mod in _select(
+            db, OVERRIDES_SQL, "co.addon_id", addon_ids):
+        if addon_id in addons:
+            ranges[addon_id].append((kind, min_v, max_v, app_id, min_app, max_app))
+            modified[addon_id] = max(modified[addon_id], _timestamp(co_mod), _timestamp(cr_mod))
+    versions = collections.defaultdict(list)
+    if ranges:
+        for addon_id, version_id, version in _select(db, OVERRIDE_VERSIONS_SQL, "v.addon_id",
+                                                     addon_ids):
+            if addon_id in ranges:
+                versions[addon_id].append((version_id, version))
+
+    entries = {}
+    for addon_id, (_, guid, type_id, slug, _) in addons.items():
+        by_app = per_addon.get(addon_id, {})
+        entries[addon_id] = AddonEntry(
+            addon_id, guid, UPDATE_TYPE_SLUGS.get(type_id, "extension"), slug or str(addon_id),
+            {app_id: tuple(sorted(rows, key=_candidate_order)) for app_id, rows in by_app.items()},
+            compat.compile_overrides(ranges.get(addon_id, ()), versions.get(addon_id, ())),
+            modified[addon_id])
+    return entries
+
+
+class UpdateData(Source):
+    """The index the update check answers from, kept fresh by the refresher."""
+
+    name = "update_data"
+
+    def __init__(self, on_change=None):
+        self.index = {}           # lower-cased GUID -> AddonEntry
+        self.keys = {}            # add-on id -> its key in `index`
+        self.loaded = False
+        self.loaded_at = 0.0      # Unix time of the last full load
+        self.on_change = on_change or (lambda keys: None)
+        self._appversions_state = None
+        self._appversions = {}
+        self._since = None        # re-read rows modified at or after this
+        self.last_load_seconds = None
+        self.last_refresh_seconds = None
+        self.last_refresh_addons = 0
+
+    # -- full load / reconciliation ------------------------------------------------------
+    def load(self, db):
+        started = time.monotonic()
+        newest = db.query(MAX_MODIFIED_SQL)[0][0]
+        state = db.query(APPVERSIONS_STATE_SQL)[0]
+        appversions = load_appversions(db)
+        entries = build_entries(db, appversions)
+        index, keys = {}, {}
+        for addon_id, entry in entries.items():
+            key = entry.guid.lower()
+            index[key] = entry
+            keys[addon_id] = key
+        changed = [key for key, entry in index.items() if not entry.same_answers(self.index.get(key))]
+        changed += [key for key in self.index if key not in index]
+        self.index, self.keys = index, keys  # one reference each: requests see old or new
+        self._appversions, self._appversions_state = appversions, state
+        self._since = self._next_since(newest, db)
+        self.loaded = True
+        self.loaded_at = time.time()
+        self.last_load_seconds = time.monotonic() - started
+        if changed:
+            self.on_change(changed)
+        log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(index),
+                 self.last_load_seconds, len(changed))
+
+    # -- incremental refresh --------------------------------------------------------------
+    def refresh(self, db):
+        started = time.monotonic()
+        state = db.query(APPVERSIONS_STATE_SQL)[0]
+        if state != self._appversions_state:
+            # An application version changed: every add-on may answer differently.
+            return self.load(db)
+        rows = db.query(CHANGED_SQL, (self._since,) * _CHANGED_PARTS)
+        changed_ids = {row[0] for row in rows}
+        newest = max((_as_datetime(row[1]) for row in rows if row[1] is not None), default=None)
+        if changed_ids:
+            self.apply(build_entries(db, self._appversions, changed_ids), changed_ids)
+        if newest is not None:
+            self._since = max(self._since, self._next_since(newest, db))
+        self.last_refresh_seconds = time.monotonic() - started
+        self.last_refresh_addons = len(changed_ids)
+
+    def apply(self, entries, addon_ids):
+        """Swap in fresh entries for `addon_ids` (absent from `entries`: no longer eligible)."""
+        changed = []
+        for addon_id in addon_ids:
+            entry = entries.get(addon_id)
+            old_key = self.keys.get(addon_id)
+            new_key = entry.guid.lower() if entry else None
+            if old_key is not None and old_key != new_key:
+                self.index.pop(old_key, None)
+                del self.keys[addon_id]
+                changed.append(old_key)
+            if entry is not None:
+                previous = self.index.get(new_key)
+                if entry.same_answers(previous):
+                    continue
+                if previous is not None:
+                    # The answer changes now, even if no row carries a newer time.
+                    entry = entry._replace(modified=max(entry.modified, previous.modified, time.time()))
+                self.index[new_key] = entry
+                self.keys[addon_id] = new_key
+                changed.append(new_key)
+        if changed:
+            self.on_change(changed)
+
+    @staticmethod
+    def _next_since(newest, db):
+        """Where the next refresh starts reading: before the newest `modified`
+        seen, but never after the database's own clock (a writer whose clock
+        runs ahead must not hide later changes)."""
+        now = db.now()
+        newest = _as_datetime(newest)
+        newest = min(newest, now) if newest is not None else now
+        return newest - datetime.timedelta(seconds=OVERLAP_SECONDS)

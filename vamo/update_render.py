@@ -1,0 +1,127 @@
+"""The update check's answers: the JSON update manifest and the RDF (D10, D11).
+
+JSON (Firefox, Firefox for Android):
+    {"addons": {GUID: {"updates": [UPDATE]}}}, UPDATE with "version",
+    "update_link", "applications": {"gecko": {"strict_min_version"[,
+    "strict_max_version" only for a strict file]}}, "update_hash" when the
+    file has a hash, "update_info_url" when the version has release notes;
+    Python's json.dumps defaults (ASCII, ", " and ": " separators). Nothing
+    qualifies: an empty "updates" list. Unknown add-on or bad request: {}.
+
+RDF (Thunderbird, SeaMonkey, Mobile), four-space indentation, every value
+XML-escaped (& < > "); absent optional elements leave no line:
+    <?xml version="1.0"?>
+    <RDF:RDF xmlns:RDF="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+             xmlns:em="http://www.mozilla.org/2004/em-rdf#">
+        <RDF:Description about="urn:mozilla:TYPE:GUID">
+            <em:updates>
+                <RDF:Seq>
+                    <RDF:li resource="urn:mozilla:TYPE:GUID:VERSION"/>
+                </RDF:Seq>
+            </em:updates>
+        </RDF:Description>
+
+        <RDF:Description about="urn:mozilla:TYPE:GUID:VERSION">
+            <em:version>VERSION</em:version>
+            <em:targetApplication>
+                <RDF:Description>
+                    <em:id>APP GUID</em:id>
+                    <em:minVersion>MIN</em:minVersion>
+                    <em:maxVersion>MAX</em:maxVersion>
+                    <em:updateLink>LINK</em:updateLink>
+                    <em:updateInfoURL>URL</em:updateInfoURL>
+                    <em:updateHash>HASH</em:updateHash>
+                </RDF:Description>
+            </em:targetApplication>
+        </RDF:Description>
+    </RDF:RDF>
+Nothing qualifies: the first Description with an empty Seq, no second one.
+Unknown add-on or bad request: the root element alone.
+
+Links (D11): update_link = VAMO_ADDONS_URL/<addon id>/<file name>[?filehash=<hash>],
+update_info_url = VAMO_SITE_URL/%APP_LOCALE%/<app>/addon/<slug>/versions/<version>/updateinfo/
+(Firefox replaces %APP_LOCALE%), parts percent-quoted.
+"""
+
+import json
+from urllib.parse import quote
+
+EMPTY_JSON = b"{}"
+_RDF_HEAD = ('<?xml version="1.0"?>\n'
+             '<RDF:RDF xmlns:RDF="http://www.w3.org/1999/02/22-rdf-syntax-ns#"\n'
+             '         xmlns:em="http://www.mozilla.org/2004/em-rdf#">\n')
+_RDF_TAIL = "</RDF:RDF>\n"
+EMPTY_RDF = (_RDF_HEAD + _RDF_TAIL).encode()
+
+
+def xml_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+class Renderer:
+    def __init__(self, site_url, addons_url):
+        self.site_url = site_url
+        self.addons_url = addons_url
+
+    def update_link(self, entry, release):
+        link = f"{self.addons_url}/{entry.id}/{quote(release.filename)}"
+        return f"{link}?filehash={quote(release.hash, safe='')}" if release.hash else link
+
+    def update_info_url(self, app, entry, release):
+        return (f"{self.site_url}/%APP_LOCALE%/{app.short}/addon/{quote(entry.slug, safe='')}"
+                f"/versions/{quote(release.version, safe='')}/updateinfo/")
+
+    # -- JSON ------------------------------------------------------------------------
+    def json(self, entry, app, candidate):
+        """The manifest offering `candidate`, or an empty update list when it is None."""
+        if candidate is None:
+            return json.dumps({"addons": {entry.guid: {"updates": []}}}).encode()
+        release = candidate.release
+        gecko = {"strict_min_version": candidate.min_version}
+        if release.strict:
+            gecko["strict_max_version"] = candidate.max_version
+        update = {"version": release.version, "update_link": self.update_link(entry, release),
+                  "applications": {"gecko": gecko}}
+        if release.hash:
+            update["update_hash"] = release.hash
+        if release.has_notes:
+            update["update_info_url"] = self.update_info_url(app, entry, release)
+        return json.dumps({"addons": {entry.guid: {"updates": [update]}}}).encode()
+
+    # -- RDF ---------------------------------------------------------------------------
+    def rdf(self, entry, app, candidate):
+        """The RDF offering `candidate`, or an empty update list when it is None."""
+        item = xml_escape(f"urn:mozilla:{entry.type_slug}:{entry.guid}")
+        lines = [_RDF_HEAD,
+                 f'    <RDF:Description about="{item}">\n',
+                 "        <em:updates>\n",
+                 "            <RDF:Seq>\n"]
+        if candidate is None:
+            lines += ["            </RDF:Seq>\n", "        </em:updates>\n",
+                      "    </RDF:Description>\n", _RDF_TAIL]
+            return "".join(lines).encode()
+        release = candidate.release
+        version = xml_escape(release.version)
+        lines += [f'                <RDF:li resource="{item}:{version}"/>\n',
+                  "            </RDF:Seq>\n",
+                  "        </em:updates>\n",
+                  "    </RDF:Description>\n",
+                  "\n",
+                  f'    <RDF:Description about="{item}:{version}">\n',
+                  f"        <em:version>{version}</em:version>\n",
+                  "        <em:targetApplication>\n",
+                  "            <RDF:Description>\n",
+                  f"                <em:id>{xml_escape(app.guid)}</em:id>\n",
+                  f"                <em:minVersion>{xml_escape(candidate.min_version)}</em:minVersion>\n",
+                  f"                <em:maxVersion>{xml_escape(candidate.max_version)}</em:maxVersion>\n",
+                  f"                <em:updateLink>{xml_escape(self.update_link(entry, release))}</em:updateLink>\n"]
+        if release.has_notes:
+            url = xml_escape(self.update_info_url(app, entry, release))
+            lines.append(f"                <em:updateInfoURL>{url}</em:updateInfoURL>\n")
+        if release.hash:
+            lines.append(f"                <em:updateHash>{xml_escape(release.hash)}</em:updateHash>\n")
+        lines += ["            </RDF:Description>\n",
+                  "        </em:targetApplication>\n",
+                  "    </RDF:Description>\n",
+                  _RDF_TAIL]
+        return "".join(lines).encode()
