@@ -355,3 +355,11 @@ def test_answers_are_memoized_per_generation_whatever_clients_send(rows, app):
     rendered = [key for key in app.source.generation.memo if key[0].startswith("xml")]
     # unknown app: API 3 + API 1-2; Firefox: API 3 + one per position among 2 bounds (5)
     assert len(rendered) <= 8
+
+
+@pytest.mark.parametrize("appver", ["9" * 5000, "*", "a.b.c", "3.6.28esr", "%00", "\u00e9t\u00e9"])
+def test_any_application_version_gets_a_document(served, appver):
+    for apiver in (1, 2, 3):
+        response = served.get(f"/blocklist/{apiver}/{FIREFOX}/{appver}/")
+        assert response.status_code == 200
+        assert [em.get("id") for em in only(ET.fromstring(response.data), "emItems")] == ["a@example.com"]
