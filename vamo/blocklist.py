@@ -39,19 +39,22 @@ JSON_TYPE = "application/json"
 class Rendered:
     """One answer: both bodies and their headers, built once."""
 
-    __slots__ = ("body", "gzipped", "etag", "gzip_etag", "plain_headers", "gzip_headers")
+    __slots__ = ("body", "gzipped", "etag", "gzip_etag", "plain_headers", "gzip_headers",
+                 "plain_304_headers", "gzip_304_headers")
 
     def __init__(self, body, last_modified_ms, content_type):
         self.body = body
         self.gzipped = gzip.compress(body, compresslevel=9, mtime=0)
         self.etag = make_etag(body)
         self.gzip_etag = self.etag[:-1] + '-gzip"'  # another representation, another strong ETag
-        common = [("Content-Type", content_type),
-                  ("Cache-Control", f"public, max-age={MAX_AGE}"),
-                  ("Last-Modified", http_date(last_modified_ms // 1000)),
-                  ("Vary", "Accept-Encoding")]
-        self.plain_headers = common + [("ETag", self.etag)]
-        self.gzip_headers = common + [("ETag", self.gzip_etag), ("Content-Encoding", "gzip")]
+        caching = [("Cache-Control", f"public, max-age={MAX_AGE}"),
+                   ("Last-Modified", http_date(last_modified_ms // 1000)),
+                   ("Vary", "Accept-Encoding")]
+        # A 304 repeats the caching headers, not the body's type.
+        self.plain_304_headers = caching + [("ETag", self.etag)]
+        self.gzip_304_headers = caching + [("ETag", self.gzip_etag), ("Content-Encoding", "gzip")]
+        self.plain_headers = [("Content-Type", content_type)] + self.plain_304_headers
+        self.gzip_headers = [("Content-Type", content_type)] + self.gzip_304_headers
 
 
 def accepts_gzip(header):
@@ -132,15 +135,18 @@ class BlocklistApp:
 
     def send(self, environ, start_response, rendered, head=False):
         compressed = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING"))
-        headers = rendered.gzip_headers if compressed else rendered.plain_headers
         expires = ("Expires", self.expiry.expires())
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         # Either representation's ETag is the same data: both get a 304.
         if if_none_match and (etag_matches(if_none_match, rendered.etag)
                               or etag_matches(if_none_match, rendered.gzip_etag)):
-            start_response("304 Not Modified", [*headers[1:], expires])
+            headers = rendered.gzip_304_headers if compressed else rendered.plain_304_headers
+            start_response("304 Not Modified", [*headers, expires])
             return [EMPTY]
-        body = rendered.gzipped if compressed else rendered.body
+        if compressed:
+            headers, body = rendered.gzip_headers, rendered.gzipped
+        else:
+            headers, body = rendered.plain_headers, rendered.body
         start_response("200 OK", [*headers, expires, ("Content-Length", str(len(body)))])
         return [EMPTY if head else body]
 

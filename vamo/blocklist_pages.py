@@ -110,7 +110,7 @@ def render_detail(generation, app, kind, number):
         return None
     what = "add-on" if kind == "i" else "plugin"
     footer = f"Blocked on {_date(row.created)}."
-    if details.bug.startswith(("https://", "http://")):
+    if (details.bug or "").startswith(("https://", "http://")):  # never a javascript: link
         footer += f' <a href="{_escape(details.bug)}">View the block request</a>.'
     main = (f"<h1><strong>{_escape(details.name)}</strong> has been blocked to protect you</h1>\n"
             f"<p>Block {kind}{number}, {what}.</p>\n"
