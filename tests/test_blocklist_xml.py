@@ -34,7 +34,8 @@ def test_empty_blocklist_is_the_bare_root_with_a_stable_lastupdate(app):
     first = app.get(f"/blocklist/3/{FIREFOX}/120.0/")
     root = ET.fromstring(first.data)
     assert root.tag == f"{NS}blocklist" and list(root) == []
-    assert first.data.startswith(b'<?xml version="1.0"?>\n<blocklist xmlns="http://www.mozilla.org/2006/addons-blocklist"')
+    assert first.data.startswith(
+        b'<?xml version="1.0"?>\n<blocklist xmlns="http://www.mozilla.org/2006/addons-blocklist"')
     assert root.get("lastupdate").isdigit()
     assert app.get(f"/blocklist/3/{FIREFOX}/120.0/").data == first.data
 
