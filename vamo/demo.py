@@ -12,6 +12,7 @@ strings, mixed platform files, overrides of every kind) for the
 differential tests.
 """
 
+import base64
 import datetime
 import random
 import string
@@ -329,12 +330,13 @@ class Generator:
             f"{name} collects browsing data without consent.",
             f"{name} causes crashes on start-up; see <a href=\"https://bugzilla.mozilla.org/\">the bug</a> & more.",
             "Malware that hijacks search settings.",
+            f"{name} injects advertising into web pages.\nIt also changes the home page.",
         ))
+        bug = f"https://bugzilla.mozilla.org/show_bug.cgi?id={self.rng.randint(400000, 1900000)}"
         self.add("bldetails", id=did, name=name, why=why,
                  who=self.rng.choice(("All Firefox users who have this add-on installed.",
                                       "Users of versions < 2.0 on Windows & Mac.")),
-                 bug=f"https://bugzilla.mozilla.org/show_bug.cgi?id={self.rng.randint(400000, 1900000)}",
-                 **self.stamps())
+                 bug=bug if self.chance(0.9) else "", **self.stamps())
         return did
 
     def blapp(self, item_key, item_id, app_guid):
@@ -350,7 +352,14 @@ class Generator:
         self.add("blapps", id=self.ids.next("blapps"), **owners, guid=app_guid, min=low, max=high,
                  **self.stamps())
 
+    def base64(self, size):
+        return base64.b64encode(self.rng.randbytes(size)).decode("ascii")
+
     def make_blocklist(self, addons):
+        """Blocks of every kind. The first rows of each table are fixed kinds, so
+        even a small dataset has them all: a GUID and a `why` holding <&"'>, a
+        regular-expression GUID, a second range for one GUID, an item without a
+        GUID, a plugin and a gfx entry for every application, both cert forms."""
         count = max(20, self.count // 25)
         guids = [a["guid"] for a in addons if a["guid"]]
         app_guids = [app.guid for app in compat.APPLICATIONS]
@@ -358,10 +367,12 @@ class Generator:
         for n in range(count):
             name = f"Blocked {self.word(6).capitalize()}"
             roll = self.rng.random()
-            if roll < 0.15:
+            if roll < 0.15 or n == 1:
                 guid = f"/^({self.word(5)}|{self.word(4)})@(ext|addon)\\.example$/"
-            elif roll < 0.25 and items:
+            elif (roll < 0.25 and items) or n == 2:
                 guid = self.rng.choice(items)["guid"]  # a second range for the same add-on
+            elif roll < 0.28 or n == 3:
+                guid = None  # matched by the name filter alone
             elif guids:
                 guid = self.rng.choice(guids)
             else:
@@ -373,7 +384,8 @@ class Generator:
                 min=self.rng.choice((None, "0", "1.0")), max=self.rng.choice((None, "*", "2.5.1")),
                 os=self.rng.choice((None, None, "WINNT", "Darwin,Linux")),
                 severity=self.rng.choice((None, 0, 1, 3, 3)),
-                details_id=self.details(name), name=name if self.chance(0.5) else None,
+                details_id=self.details(name),
+                name=name if guid is None or self.chance(0.5) else None,
                 creator=self.word(8) if self.chance(0.3) else None,
                 homepage_url=f"https://{self.word(6)}.example/" if self.chance(0.2) else None,
                 update_url=f"https://{self.word(6)}.example/update.rdf?a=1&b=2" if self.chance(0.1) else None,
@@ -384,14 +396,15 @@ class Generator:
             for _ in range(self.rng.choice((0, 0, 0, 1, 2))):
                 self.add("blitemprefs", id=self.ids.next("blitemprefs"), blitem_id=item["id"],
                          pref=f"extensions.{self.word(6)}.{self.word(4)}", **self.stamps())
-        for _ in range(max(5, count // 3)):
+        for n in range(max(5, count // 3)):
             name = f"{self.word(6).capitalize()} Plugin"
-            has_range = self.chance(0.5)
+            bounds = self.rng.choice(("both", "both", "none", "none", "min"))
             severity = self.rng.choice((None, 0, 0, 1, 3))
             plugin = self.add(
                 "blplugins", id=self.ids.next("blplugins"),
                 name=f"^{name} [0-9.]+$" if self.chance(0.8) else None, guid=None,
-                min="1.0" if has_range else None, max=f"{self.rng.randint(2, 30)}.*" if has_range else None,
+                min=None if bounds == "none" else "1.0",
+                max=f"{self.rng.randint(2, 30)}.*" if bounds == "both" else None,
                 os=self.rng.choice((None, "WINNT", "Darwin")),
                 xpcomabi=self.rng.choice((None, None, "x86-msvc")),
                 description=f"^{self.word(5)} .*$" if self.chance(0.4) else None,
@@ -400,13 +413,13 @@ class Generator:
                 vulnerability_status=self.rng.choice((1, 2)) if severity == 0 and self.chance(0.6) else None,
                 info_url=f"https://{self.word(6)}.example/update?x=1&y=2" if self.chance(0.5) else None,
                 details_id=self.details(name), **self.stamps())
-            for _ in range(self.rng.choice((0, 0, 1, 2))):
+            for _ in range(self.rng.choice((0, 0, 1, 2)) if n else 0):
                 self.blapp("blplugin_id", plugin["id"], self.rng.choice(app_guids + [None]))
-        for _ in range(max(5, count // 4)):
+        for n in range(max(5, count // 4)):
             devices = " ".join(f"0x{self.hex(4)}" for _ in range(self.rng.randint(0, 3)))
             self.add(
                 "blgfxdrivers", id=self.ids.next("blgfxdrivers"),
-                guid=self.rng.choice((None, app_guids[0], app_guids[1])),
+                guid=self.rng.choice((None, app_guids[0], app_guids[1])) if n else None,
                 os=self.rng.choice(("WINNT 6.1", "WINNT 10.0", "Darwin 12", "All")),
                 vendor=self.rng.choice(("0x10de", "0x1002", "0x8086")), devices=devices or None,
                 feature=self.rng.choice(("DIRECT2D", "WEBGL_MSAA", "DIRECT3D_9_LAYERS")),
@@ -419,11 +432,15 @@ class Generator:
                 application_min=self.rng.choice((None, "45.0")),
                 application_max=self.rng.choice((None, "60.*")),
                 details_id=self.details("Graphics driver"), **self.stamps())
-        for _ in range(max(3, count // 5)):
-            self.add("blissuercert", id=self.ids.next("blissuercert"),
-                     issuer="MBIxEDAOBgNVBAMMB" + self.hex(24) + "==",
-                     serial=self.hex(16) + "=", details_id=self.details("Revoked certificate"),
-                     **self.stamps())
+        for n in range(max(3, count // 5)):
+            if n % 3 == 1:
+                # The subject + public key hash form (vamo's convention, see
+                # blocklist_data.PUBKEY_HASH_MARKER): the subject in `issuer`.
+                issuer, serial = self.base64(60), "pubKeyHash:" + self.base64(32)
+            else:
+                issuer, serial = self.base64(60), self.base64(self.rng.choice((8, 16, 20)))
+            self.add("blissuercert", id=self.ids.next("blissuercert"), issuer=issuer, serial=serial,
+                     details_id=self.details("Revoked certificate"), **self.stamps())
         self.add("blca", id=1, data="-----BEGIN CERTIFICATE-----\nMIIB" + self.hex(40) +
                  "\n-----END CERTIFICATE-----\n", **self.stamps())
 
