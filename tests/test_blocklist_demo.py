@@ -21,4 +21,3 @@ def test_blocklist_rows_of_every_kind(addons, seed):
     assert any(g["driver_version_comparator"] for g in rows["blgfxdrivers"])
     assert any(c["serial"].startswith("pubKeyHash:") for c in certs)
     assert any(not c["serial"].startswith("pubKeyHash:") for c in certs)
-

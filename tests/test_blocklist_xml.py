@@ -66,7 +66,7 @@ def test_em_item_with_ranges_target_applications_and_prefs(rows, app):
     rows.app(THUNDERBIRD, blitem_id=item, min="1.0", max="2.0")
     rows.pref(item, "browser.startup.homepage")
     rows.pref(item, "browser.search.defaultenginename")
-    bare = rows.item("bare@example.com", severity=0)  # nothing to say: no versionRange at all
+    rows.item("bare@example.com", severity=0)  # nothing to say: no versionRange at all
     root = app.pass_().xml()
     em_a, em_bare = children(only(root, "emItems"), "emItem")
     details_id = rows.db.query("SELECT details_id FROM blitems WHERE id = %s", (item,))[0][0]
@@ -156,8 +156,8 @@ def plugin_items(root):
 
 
 def test_plugins_for_api_3(rows, app):
-    own_range = rows.plugin(name="^Own range$", description="^desc", filename="np\\.dll",
-                            min="1.0", max="9.*", severity=3, os="WINNT", xpcomabi="x86-msvc")
+    rows.plugin(name="^Own range$", description="^desc", filename="np\\.dll",
+                min="1.0", max="9.*", severity=3, os="WINNT", xpcomabi="x86-msvc")
     with_app = rows.plugin(name="^With app$", min="2.0", max="2.5", severity=1,
                            info_url="https://info.example/")
     rows.app(FIREFOX, blplugin_id=with_app, min="3.0", max="4.0")

@@ -25,6 +25,7 @@ import time
 from typing import NamedTuple
 
 from vamo.compat import version_int
+from vamo.db import as_datetime
 from vamo.refresh import Source
 
 FINGERPRINT_SQL = """
@@ -202,18 +203,6 @@ class PluginRow(NamedTuple):
     app: App | None
 
 
-def _stamp(value):
-    """A DATETIME column as a datetime (SQLite aggregates and zero dates come as text or None)."""
-    if isinstance(value, datetime.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _blank_to_none(value):
     # AMO's BlocklistBase.save stored empty strings as NULL; rows written
     # by other means render the same way.
@@ -228,7 +217,7 @@ def _rows(db, sql, kind, nullable=()):
             values[index] = _blank_to_none(values[index])
         for index, field in enumerate(kind._fields):
             if field in ("created", "modified"):
-                values[index] = _stamp(values[index])
+                values[index] = as_datetime(values[index])
         rows.append(kind(*values))
     return tuple(rows)
 
@@ -406,7 +395,7 @@ class BlocklistSource(Source):
 
     @staticmethod
     def _recent(db, fingerprint):
-        newest = _newest(_stamp(row[2]) for row in fingerprint)
+        newest = _newest(as_datetime(row[2]) for row in fingerprint)
         if newest is None:
             return False
         return abs((db.now() - newest).total_seconds()) <= RECENT_SECONDS

@@ -95,6 +95,31 @@ def _sqlite_datetime(value):
         return None
 
 
+def as_datetime(value):
+    """A DATETIME value as either driver returns it, as a datetime (None when it is not one).
+
+    SQLite converts declared DATETIME columns, but aggregates such as
+    MAX(modified) come back as text."""
+    if isinstance(value, datetime.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def unix_time(value):
+    """Seconds since the epoch of a naive DATETIME, read as UTC (0 when there is none)."""
+    value = as_datetime(value)
+    if value is None:
+        return 0.0
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
 sqlite3.register_adapter(datetime.datetime, lambda d: d.strftime("%Y-%m-%d %H:%M:%S"))
 sqlite3.register_converter("datetime", _sqlite_datetime)
 

@@ -20,7 +20,6 @@ answered so without trying (each attempt could block the worker for the
 connect timeout); cached answers keep being served.
 """
 
-import calendar
 import datetime
 import json
 import re
@@ -30,7 +29,7 @@ from urllib.parse import quote, unquote_plus
 
 from vamo import observe
 from vamo.component import Component
-from vamo.db import DatabaseError
+from vamo.db import DatabaseError, unix_time
 from vamo.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag
 from vamo.refresh import Source
 from vamo.tagged_cache import TaggedCache
@@ -188,18 +187,13 @@ UNAVAILABLE = Answer("503 Service Unavailable",
 _CACHE_CONTROL = ("Cache-Control", f"public, max-age={MAX_AGE}")
 
 
-def _unix_time(moment):
-    """A naive database datetime, read as UTC, in seconds since the epoch."""
-    return calendar.timegm(moment.timetuple())
-
-
 def _json_answer(document, modified):
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     etag = make_etag(body)
     validators = [_CACHE_CONTROL, ("ETag", etag)]
     stamps = [stamp for stamp in modified if stamp is not None]
     if stamps:
-        validators.append(("Last-Modified", http_date(_unix_time(max(stamps)))))
+        validators.append(("Last-Modified", http_date(unix_time(max(stamps)))))
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                *validators]
     return Answer("200 OK", headers, body, etag, tuple(validators))
@@ -260,7 +254,7 @@ class Renderer:
         if row.checksum:
             buster = row.checksum[:8]
         elif row.addon_modified is not None:
-            buster = str(_unix_time(row.addon_modified))
+            buster = str(int(unix_time(row.addon_modified)))
         else:
             buster = "0"
 

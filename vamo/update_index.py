@@ -24,6 +24,7 @@ import time
 from typing import NamedTuple
 
 from vamo import compat
+from vamo.db import as_datetime, unix_time
 from vamo.refresh import Source
 
 log = logging.getLogger("vamo.update")
@@ -139,26 +140,6 @@ class AddonEntry(NamedTuple):
         return other is not None and self[:6] == other[:6]
 
 
-def _as_datetime(value):
-    """A DATETIME as returned by either driver (SQLite gives aggregates as text)."""
-    if isinstance(value, str):
-        try:
-            return datetime.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return value
-
-
-def _timestamp(value):
-    """Unix time of a naive DATETIME, read as UTC (0 when unknown)."""
-    value = _as_datetime(value)
-    if not isinstance(value, datetime.datetime):
-        return 0.0
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.timestamp()
-
-
 def _candidate_order(candidate):
     return (-candidate.version_id, candidate.platform_id == compat.PLATFORM_ALL, -candidate.file_id)
 
@@ -191,7 +172,7 @@ def build_entries(db, appversions, addon_ids=None):
     """Entries of the eligible add-ons among `addon_ids` (all when None), by add-on id."""
     addons = {row[0]: row for row in _select(db, ADDONS_SQL, "a.id", addon_ids)}
     per_addon = collections.defaultdict(lambda: collections.defaultdict(list))
-    modified = {addon_id: _timestamp(row[4]) for addon_id, row in addons.items()}
+    modified = {addon_id: unix_time(row[4]) for addon_id, row in addons.items()}
     releases = {}
     for (addon_id, version_id, version, notes, v_modified, file_id, platform_id, filename, file_hash,
          strict, binary, f_modified, app_id, min_id, max_id, av_modified) in _select(
@@ -207,15 +188,15 @@ def build_entries(db, appversions, addon_ids=None):
         per_addon[addon_id][app_id].append(Candidate(
             version_id, low[2], high[2], platform_id, bool(strict or binary), file_id,
             low[1], high[1], release))
-        modified[addon_id] = max(modified.get(addon_id, 0.0), _timestamp(v_modified),
-                                 _timestamp(f_modified), _timestamp(av_modified))
+        modified[addon_id] = max(modified.get(addon_id, 0.0), unix_time(v_modified),
+                                 unix_time(f_modified), unix_time(av_modified))
 
     ranges = collections.defaultdict(list)
     for addon_id, kind, min_v, max_v, app_id, min_app, max_app, co_mod, cr_mod in _select(
             db, OVERRIDES_SQL, "co.addon_id", addon_ids):
         if addon_id in addons:
             ranges[addon_id].append((kind, min_v, max_v, app_id, min_app, max_app))
-            modified[addon_id] = max(modified[addon_id], _timestamp(co_mod), _timestamp(cr_mod))
+            modified[addon_id] = max(modified[addon_id], unix_time(co_mod), unix_time(cr_mod))
     versions = collections.defaultdict(list)
     if ranges:
         for addon_id, version_id, version in _select(db, OVERRIDE_VERSIONS_SQL, "v.addon_id",
@@ -286,7 +267,7 @@ class UpdateData(Source):
             return self.load(db)
         rows = db.query(CHANGED_SQL, (self._since,) * _CHANGED_PARTS)
         changed_ids = {row[0] for row in rows}
-        newest = max((_as_datetime(row[1]) for row in rows if row[1] is not None), default=None)
+        newest = max((as_datetime(row[1]) for row in rows if row[1] is not None), default=None)
         if changed_ids:
             self.apply(build_entries(db, self._appversions, changed_ids), changed_ids)
         if newest is not None:
@@ -324,6 +305,6 @@ class UpdateData(Source):
         seen, but never after the database's own clock (a writer whose clock
         runs ahead must not hide later changes)."""
         now = db.now()
-        newest = _as_datetime(newest)
+        newest = as_datetime(newest)
         newest = min(newest, now) if newest is not None else now
         return newest - datetime.timedelta(seconds=OVERLAP_SECONDS)
