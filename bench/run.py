@@ -16,13 +16,13 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 
 from bench import report
 from bench.answers import sample_answers
 from bench.dataset import fill, mariadb_version, start_mariadb
 from bench.measure import measure
 from bench.mix import HOST, build_mix, write_paths
+from bench.progress import log
 from bench.servers import pin_process
 from bench.targets import SERVER_CPUS, all_targets
 from bench.wrk import find_wrk, wrk_version
@@ -72,10 +72,6 @@ def parse_targets(text):
     if unknown or not names:
         raise SystemExit(f"--targets: unknown {sorted(unknown)}; known: {', '.join(TARGET_NAMES)}")
     return names
-
-
-def log(message):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def run(args):
