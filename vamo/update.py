@@ -17,6 +17,7 @@ methods other than GET and HEAD; 503 until the data has loaded once;
 """
 
 import collections
+import re
 from urllib.parse import unquote
 
 from vamo import compat
@@ -29,6 +30,9 @@ from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
 MAX_QUERY_LENGTH = 8192
 MAX_AGE = 3600
 _WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode"))
+_HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
+_DECODED = {}  # escaped parameter value -> decoded (bounded: cleared when full)
+_DECODED_MAX = 10000
 _JSON_TYPE = ("Content-Type", "application/json")
 _RDF_TYPE = ("Content-Type", "text/xml")
 _CACHE_CONTROL = ("Cache-Control", f"public, max-age={MAX_AGE}")
@@ -68,10 +72,22 @@ def parse_query(query):
         key, _, value = pair.partition("=")
         if not value:
             continue
-        key = _decode(key)
-        value = _decode(value)  # every value, so any undecodable one is refused (D3)
+        if "%" in key or "+" in key:
+            key = _decode(key)
         if key in _WANTED:
+            if "%" in value or "+" in value:
+                # The same escaped ids and appIDs come back all the time.
+                decoded = _DECODED.get(value)
+                if decoded is None:
+                    if len(_DECODED) >= _DECODED_MAX:
+                        _DECODED.clear()
+                    decoded = _DECODED[value] = _decode(value)
+                value = decoded
             found[key] = value
+        elif "%" in value and _HIGH_ESCAPE.search(value):
+            # Any undecodable value is refused (D3), but only an escaped byte
+            # >= 0x80 can fail to decode: the other values need no unquoting.
+            _decode(value)
     return found
 
 
