@@ -7,6 +7,7 @@ say when somebody else's job took the cores).
 """
 
 import os
+import time
 
 from bench import procstat
 from bench.servers import Server
@@ -29,10 +30,10 @@ def measure(target, database_url, mariadb_pid, paths_file, host, warmup, seconds
             run_wrk(url, paths_file, host, warmup, connections, WRK_CPUS, seed=seed + 1000)
         tree = procstat.process_tree(server.pid)
         before = (procstat.cpu_seconds(tree), procstat.cpu_seconds([mariadb_pid]),
-                  procstat.machine_ticks())
+                  procstat.machine_ticks(), time.monotonic())
         figures = run_wrk(url, paths_file, host, seconds, connections, WRK_CPUS, seed=seed)
         after = (procstat.cpu_seconds(tree), procstat.cpu_seconds([mariadb_pid]),
-                 procstat.machine_ticks())
+                 procstat.machine_ticks(), time.monotonic())
         memory = procstat.memory_kib(procstat.process_tree(server.pid))
     finally:
         server.stop()
@@ -45,6 +46,8 @@ def summarise(target, figures, before, after, memory, ready_seconds):
     server_cpu, db_cpu = after[0] - before[0], after[1] - before[1]
     machine_busy = procstat.busy_seconds(before[2], after[2])
     shares = procstat.busy_share(before[2], after[2])
+    # CPU the machine spent on anything but this server, mariadbd and wrk: other jobs.
+    foreign = max(0.0, machine_busy - server_cpu - db_cpu - figures["cpu_seconds"])
     errors = figures["errors"]
     per_request = (lambda seconds: round(seconds / requests * 1e6, 1)) if requests else (lambda s: None)
     return {
@@ -63,7 +66,7 @@ def summarise(target, figures, before, after, memory, ready_seconds):
         "bytes_per_response": round(figures["bytes"] / requests, 1) if requests else None,
         "wrk_cpu_share": round(figures["cpu_seconds"] / window, 3) if window else None,
         "core_busy_share": {name: round(share, 3) for name, share in shares.items() if name != "cpu"},
-        # CPU the machine spent on anything but this server, mariadbd and wrk: other jobs.
-        "foreign_cpu_seconds": round(machine_busy - server_cpu - db_cpu - figures["cpu_seconds"], 2),
+        "foreign_cpu_seconds": round(foreign, 2),
+        "foreign_cpu_share": round(foreign / (after[3] - before[3]), 3),  # of one core, over the window
         "ready_seconds": round(ready_seconds, 2),
     }

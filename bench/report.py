@@ -20,7 +20,7 @@ VAMO_TARGETS = ("vamo", "vamo-uncached", "vamo-workers-2")
 
 _MEDIAN_FIELDS = ("req_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms", "server_cpu_us_per_req",
                   "db_cpu_us_per_req", "rss_mib", "pss_mib", "rss_max_mib", "bytes_per_response",
-                  "wrk_cpu_share", "foreign_cpu_seconds", "ready_seconds")
+                  "wrk_cpu_share", "foreign_cpu_seconds", "foreign_cpu_share", "ready_seconds")
 _SUM_FIELDS = ("requests", "bad_status", "socket_errors")
 
 
@@ -98,17 +98,22 @@ def _cell(value, digits=1):
     return f"{value:,}"
 
 
+def _share(value):
+    """A share of one core as a percentage."""
+    return "-" if value is None else f"{value:.0%}"
+
+
 def markdown_table(rows):
     lines = ["| target | cores | req/s | p50 ms | p99 ms | server CPU µs/req | mariadbd CPU µs/req "
-             "| RSS MiB | non-2xx/304 | socket errors | wrk CPU |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| RSS MiB | non-2xx/304 | socket errors | wrk CPU | other jobs' CPU |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows.values():
         lines.append("| " + " | ".join([
             row["label"], row["server_cpus"], _cell(row["req_per_s"], 0), _cell(row["p50_ms"], 2),
             _cell(row["p99_ms"], 2), _cell(row["server_cpu_us_per_req"]),
             _cell(row["db_cpu_us_per_req"]), _cell(row["rss_mib"]), _cell(row["bad_status"]),
             _cell(row["socket_errors"]),
-            "-" if row["wrk_cpu_share"] is None else f"{row['wrk_cpu_share']:.0%}"]) + " |")
+            _share(row["wrk_cpu_share"]), _share(row["foreign_cpu_share"])]) + " |")
     return "\n".join(lines)
 
 
