@@ -1,4 +1,10 @@
-"""The scale report as a PNG (matplotlib: the bench extra only)."""
+"""The scale report as a PNG (matplotlib: the bench extra only).
+
+    python -m bench.plot bench/results/<time>-scale-report.json   (writes the .png beside it)
+"""
+
+import json
+import sys
 
 import matplotlib
 
@@ -34,16 +40,23 @@ def plot_scale_report(points, png_path):
         if log_y:
             ax.set_yscale("log")
             ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_major_formatter(_PLAIN)
         else:
             ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(_PLAIN)
         ax.set_title(title)
         ax.set_xlabel("add-ons")
         ax.set_xticks(scales, [f"{s:,}" for s in scales])
         ax.grid(True, which="both", alpha=0.3)
+        ax.margins(y=0.3)  # room for the legend above and below the lines
         ax.legend(fontsize="small")
     fig.suptitle("vamo: costs by number of add-ons")
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return png_path
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        document = json.load(f)
+    print(plot_scale_report(document["points"], sys.argv[1].removesuffix(".json") + ".png"))
