@@ -93,6 +93,9 @@ def run(args):
         answers = sample_answers(url, paths)
         log(f"mix: {mix_summary['requests']:,} requests, {mix_summary['distinct_requests']:,} distinct; "
             f"vamo answers a sample with {answers['statuses']}, mean body {answers['mean_body_bytes']} B")
+        if set(answers["statuses"]) != {"200"}:
+            log("warning: the mix should be all 200s; a non-200 here is the mix's fault, "
+                "and wrk will count it as an error")
         targets = [t for t in all_targets(answers["mean_body_bytes"]) if t.name in names]
         runs = []
         for round_number in range(1, args.repeat + 1):
