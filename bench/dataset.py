@@ -3,7 +3,7 @@
 Nothing is reused from an earlier run: each run starts a new mariadbd on an
 empty temporary datadir and writes the generated rows into it, timing both
 steps (building the rows in Python, inserting them), since at 100,000
-add-ons that alone takes minutes.
+add-ons that alone takes about a minute.
 """
 
 import time

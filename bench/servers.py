@@ -1,8 +1,8 @@
 """Starting and stopping the servers under test, pinned to given cores.
 
 Every server is started here as a child process in its own session, and
-stopped by its pid (SIGTERM, then SIGKILL after a grace period); nothing
-else is ever signalled.
+stopped by its pid (SIGTERM, then SIGKILL after a grace period), with any
+of its own workers left behind; nothing else is ever signalled.
 """
 
 import http.client
@@ -74,18 +74,28 @@ class Server:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        tree = process_tree(process.pid)  # gunicorn's workers too, all started by us
+        # gunicorn's workers too: all descendants of the process started here.
+        children = [(pid, _command_line(pid)) for pid in process_tree(process.pid)[1:]]
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        for pid in tree[1:]:  # a worker its master could not stop
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for pid, command_line in children:  # a worker its master could not stop
+            if command_line and _command_line(pid) == command_line:  # not a reused pid
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def _command_line(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def pin_process(pid, cpus):
