@@ -1,4 +1,5 @@
-# vamo: the two set-up commands are `make serve` and `make test` (see README.md).
+# vamo: the two set-up commands are `make serve` and `make test` (see README.md);
+# `make bench` measures throughput (bench/README.md; options: make bench ARGS="--scale 1000").
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,6 +25,16 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed
 	scripts/prerequisites mariadb
 	$(BIN)/pytest
+
+# The bench extra (matplotlib, for the scale report's plot) goes into the same
+# venv; wrk and MariaDB are Debian packages.
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[serve,tests,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	scripts/prerequisites bench
+	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

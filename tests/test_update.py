@@ -8,7 +8,7 @@ why not.
 import json
 import time
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from werkzeug.test import Client
@@ -16,6 +16,7 @@ from werkzeug.test import Client
 from bench.legacy import make_app as make_legacy
 from tests.amo import ANDROID, FIREFOX, MOBILE, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import make_config
+from vamo import update
 from vamo.update import ResponseCache
 from vamo.update_render import EMPTY_RDF
 from wsgi import create_app
@@ -417,6 +418,27 @@ def test_last_repeated_parameter_wins(amo, check):
              "&appVersion=5.0&compatMode=ignore&compatMode=strict&reqVersion=2")
     response = check.raw(query)
     assert response.json["addons"]["x@example.com"]["updates"][0]["version"] == "1.0"
+
+
+@pytest.mark.parametrize("query", [
+    "id=x%40example.com&locale=%FF",            # a parameter the check does not read
+    "id=x%40example.com&appOS=Linux&status=%C3%28",
+    "id=x%40example.com&%E9key=1",
+    "id=%FF%FE&appVersion=5.0",
+])
+def test_any_undecodable_parameter_is_400(amo, check, query):
+    amo.release(amo.addon(guid="x@example.com"), "1.0")
+    for _ in range(2):  # the second time past the decoded-value memo
+        response = check.raw(f"reqVersion=2&appID={quote(FIREFOX.guid)}&appVersion=5.0&" + query)
+        assert (response.status_code, response.get_data()) == (400, b"{}")
+
+
+def test_parse_query_reads_what_parse_qsl_reads():
+    queries = ["id=%7Ba%2Bb%7D&appID=%7Bx%7D&appOS=Linux+x86&locale=%C3%A9t%C3%A9&status=a%2Cb",
+               "id=a+b&id=&appVersion=5.0&compatMode=%6eormal&x=%zz&y=%8"]
+    for query in queries * 2:  # twice: decoded values are memoised
+        expected = {k: v for k, v in parse_qsl(query, errors="strict") if k in update._WANTED}
+        assert update.parse_query(query) == expected
 
 
 # -- headers and conditional GET (D12) --------------------------------------------------------------------

@@ -35,11 +35,18 @@ def _configure_meinheld(config):
     return server
 
 
-def _serve_meinheld(service, config):
+def listen_meinheld(config):
+    """meinheld set up as `vamo serve` runs it, listening; call `.run(app)` on the
+    result. bench/serve_app.py serves its baselines through this too."""
     server = _configure_meinheld(config)
     server.set_keepalive(KEEPALIVE_SECONDS)
     server.listen((config.listen, config.port))
     log.info("serving on %s:%d (meinheld, 1 process)", config.listen, config.port)
+    return server
+
+
+def _serve_meinheld(service, config):
+    server = listen_meinheld(config)
     service.start()
     try:
         server.run(service)

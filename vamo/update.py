@@ -17,6 +17,7 @@ methods other than GET and HEAD; 503 until the data has loaded once;
 """
 
 import collections
+import re
 from urllib.parse import unquote
 
 from vamo import compat
@@ -29,6 +30,7 @@ from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
 MAX_QUERY_LENGTH = 8192
 MAX_AGE = 3600
 _WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode"))
+_HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
 _JSON_TYPE = ("Content-Type", "application/json")
 _RDF_TYPE = ("Content-Type", "text/xml")
 _CACHE_CONTROL = ("Cache-Control", f"public, max-age={MAX_AGE}")
@@ -78,10 +80,14 @@ def parse_query(query):
             continue
         if "%" in key or "+" in key:
             key = _decode(key)
-        if "%" in value or "+" in value:
-            value = _decode(value)  # every value, so any undecodable one is refused (D3)
         if key in _WANTED:
+            if "%" in value or "+" in value:
+                value = _decode(value)
             found[key] = value
+        elif "%" in value and _HIGH_ESCAPE.search(value):
+            # Any undecodable value is refused (D3), but only an escaped byte
+            # >= 0x80 can fail to decode: the other values need no unquoting.
+            _decode(value)
     return found
 
 

@@ -1,0 +1,178 @@
+"""The scale report: how vamo's costs grow with the number of add-ons.
+
+    python -m bench.run --scale-report [--scales 1000,10000,100000]
+
+For each scale, from nothing (a new mariadbd, newly generated data):
+the time to generate and write the data; `vamo serve` pinned to core 0 with
+the cache on and off under wrk (as bench/run.py measures them); `vamo serve
+--workers 2` started to read what its processes hold in memory; last, in a
+fresh process (bench/index_probe.py), the time of a full index load, its
+memory, and the time of refreshes applying 0, 100 and 1,000 changed add-ons.
+Writes bench/results/<time>-scale-report.json and a PNG plot beside it
+(matplotlib, from the bench extra).
+"""
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench import procstat, report
+from bench.dataset import fill, mariadb_version, start_mariadb
+from bench.measure import measure
+from bench.mix import HOST, build_mix, write_paths
+from bench.progress import log
+from bench.servers import Server, pin_process
+from bench.targets import SERVER_CPUS, all_targets, base_env
+from bench.wrk import wrk_version
+from vamo.devdb import free_port
+
+
+def probe_index(database_url):
+    done = subprocess.run([sys.executable, "-m", "bench.index_probe", database_url],
+                          capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"index probe failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def workers_memory(target, database_url, log_dir):
+    """Start `vamo serve --workers 2`, read its processes' memory once the data is loaded, stop."""
+    port = free_port()
+    server = Server(target.argv, {**base_env(database_url, port), **target.env}, port, target.cpus,
+                    os.path.join(log_dir, "workers-memory.log"), target.ready_path, target.ready_status)
+    server.start()
+    try:
+        # The heartbeat may answer from the first worker before the second is forked.
+        deadline = time.monotonic() + 60
+        while len(procstat.process_tree(server.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        memory = procstat.memory_kib(procstat.process_tree(server.pid))
+    finally:
+        server.stop()
+    return {"processes": memory["processes"], "pss_total_mib": round(memory["pss"] / 1024, 1),
+            "rss_largest_mib": round(memory["rss_max"] / 1024, 1),
+            "ready_seconds": round(server.ready_seconds, 2)}
+
+
+def one_scale(addons, args, work_dir):
+    mariadb = start_mariadb()
+    try:
+        log(f"scale {addons:,}: generating and writing the data")
+        url, rows, fill_timings = fill(mariadb, addons, args.seed)
+        log(f"  rows built in {fill_timings['build_rows_seconds']} s, written in "
+            f"{fill_timings['write_rows_seconds']} s")
+        paths, mix_summary = build_mix(rows, args.mix_size, args.seed)
+        del rows
+        paths_file = os.path.join(work_dir, f"mix-{addons}.txt")
+        write_paths(paths, paths_file)
+        pin_process(mariadb.process.pid, {int(SERVER_CPUS)})
+        targets = {t.name: t for t in all_targets(0)}
+        # Serving is measured before the probe commits its changes: a refresh
+        # re-reads recent changes on every pass, which would weigh on req/s.
+        served = {}
+        for name in ("vamo", "vamo-uncached"):
+            log(f"  {targets[name].label}: {args.warmup} s warm-up, {args.duration} s measured")
+            served[name] = measure(targets[name], url, mariadb.process.pid, paths_file, HOST,
+                                   args.warmup, args.duration, args.connections, work_dir, seed=args.seed)
+            log(f"    {served[name]['req_per_s']:,.0f} req/s, p99 {served[name]['p99_ms']} ms")
+        workers = workers_memory(targets["vamo-workers-2"], url, work_dir)
+        log("  probing the index: load, memory, refreshes")
+        index = probe_index(url)
+        log(f"  load {index['load_seconds']} s, index {index['index_mib']} MiB, refresh of 100 changes "
+            f"{index['refresh_100']['seconds']} s")
+        db_version = mariadb_version(mariadb)
+    finally:
+        mariadb.cleanup()
+    return {"addons": addons, **fill_timings, "index": index, "serve": served,
+            "workers_2": workers, "mix": mix_summary, "mariadb": db_version}
+
+
+def growth(points, pick):
+    """The figure's ratio between each scale and the one before (None when unknown)."""
+    steps = []
+    for low, high in zip(points, points[1:]):
+        a, b = pick(low), pick(high)
+        steps.append(round(b / a, 1) if a and b else None)
+    return steps
+
+
+FIGURES = (
+    ("generate + write data, s", lambda p: p["build_rows_seconds"] + p["write_rows_seconds"]),
+    ("index load, s", lambda p: p["index"]["load_seconds"]),
+    ("index memory, MiB", lambda p: p["index"]["index_mib"]),
+    ("vamo serve RSS after the run, MiB", lambda p: p["serve"]["vamo"]["rss_mib"]),
+    ("vamo serve ready (start + load), s", lambda p: p["serve"]["vamo"]["ready_seconds"]),
+    ("--workers 2: PSS of all processes, MiB", lambda p: p["workers_2"]["pss_total_mib"]),
+    ("refresh, nothing changed, ms", lambda p: p["index"]["refresh_idle"]["seconds"] * 1000),
+    ("refresh, 100 changed add-ons, ms", lambda p: p["index"]["refresh_100"]["seconds"] * 1000),
+    ("refresh, 1,000 changed add-ons, ms", lambda p: p["index"]["refresh_1000"]["seconds"] * 1000),
+    ("req/s, cache on", lambda p: p["serve"]["vamo"]["req_per_s"]),
+    ("req/s, cache off", lambda p: p["serve"]["vamo-uncached"]["req_per_s"]),
+    ("server CPU µs/req, cache on", lambda p: p["serve"]["vamo"]["server_cpu_us_per_req"]),
+    ("server CPU µs/req, cache off", lambda p: p["serve"]["vamo-uncached"]["server_cpu_us_per_req"]),
+    ("p99 ms, cache on", lambda p: p["serve"]["vamo"]["p99_ms"]),
+    ("p99 ms, cache off", lambda p: p["serve"]["vamo-uncached"]["p99_ms"]),
+)
+
+
+def markdown(points):
+    head = "| figure | " + " | ".join(f"{p['addons']:,} add-ons" for p in points)
+    head += "".join(f" | growth {a['addons']:,} → {b['addons']:,}" for a, b in zip(points, points[1:]))
+    lines = [head + " |", "|---" + "|---:" * (len(points) * 2 - 1) + "|"]
+    for name, pick in FIGURES:
+        values = []
+        for point in points:
+            try:
+                value = pick(point)
+            except (KeyError, TypeError):
+                value = None
+            values.append("-" if value is None else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}")
+        try:
+            steps = growth(points, pick)
+        except (KeyError, TypeError):
+            steps = [None] * (len(points) - 1)
+        lines.append(f"| {name} | " + " | ".join(values)
+                     + "".join(f" | ×{s}" if s is not None else " | -" for s in steps) + " |")
+    return "\n".join(lines)
+
+
+def run(args):
+    scales = sorted(int(s) for s in args.scales.split(",") if s.strip())
+    work_dir = tempfile.mkdtemp(prefix="vamo-bench-scale-")
+    started = datetime.datetime.now().astimezone()
+    try:
+        points = [one_scale(addons, args, work_dir) for addons in scales]
+    except BaseException:
+        log(f"failed; server logs kept in {work_dir}")
+        raise
+    shutil.rmtree(work_dir, ignore_errors=True)
+    document = {
+        "kind": "scale-report",
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "python -m bench.run " + " ".join(sys.argv[1:]),
+        "machine": report.machine(),
+        "versions": report.versions(wrk_version(), points[0]["mariadb"]),
+        "settings": {"warmup_seconds": args.warmup, "duration_seconds": args.duration,
+                     "connections": args.connections, "mix_size": args.mix_size, "seed": args.seed,
+                     "server_cpus": SERVER_CPUS, "wrk_cpus": "1"},
+        "points": points,
+    }
+    path = report.write_results(document, "scale-report")
+    print(f"\n## vamo scale report ({', '.join(f'{s:,}' for s in scales)} add-ons)\n")
+    print(markdown(points))
+    try:
+        from bench.plot import plot_scale_report
+    except ImportError:  # matplotlib comes with the bench extra only
+        print("\n(no plot: matplotlib is missing; `make bench` installs the bench extra)")
+    else:
+        png = plot_scale_report(points, path[:-len(".json")] + ".png")
+        print(f"\nPlot: {os.path.relpath(png)}")
+    print(f"Results: {os.path.relpath(path)}")
+    return 0
