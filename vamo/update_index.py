@@ -10,8 +10,9 @@ version_int recomputed from `appversions.version` and compat overrides
 compiled to integer intervals (D8). A request then needs no SQL.
 
 `UpdateData` is the refresher's Source (D18): `refresh` reloads just the
-add-ons whose rows carry a `modified` newer than the last pass (minus an
-overlap for transactions that committed late), `load` reloads everything and
+add-ons whose rows carry a `modified` newer than the last pass (asking again
+for an overlap before it, for transactions that committed late, and skipping
+the rows it has already applied), `load` reloads everything and
 is also the periodic reconciliation that catches changes without a
 timestamp. Both build new entries off to the side and swap them in one
 reference at a time, then tell the response cache which add-ons changed.
@@ -66,21 +67,24 @@ WHERE v.deleted = 0
 APPVERSIONS_SQL = "SELECT id, application_id, version FROM appversions"
 APPVERSIONS_STATE_SQL = "SELECT COUNT(*), MAX(modified) FROM appversions"
 
-# Add-ons with any row modified since a moment (one bound parameter per part).
+# Rows modified since a moment, as (table, row id, add-on id, modified); one
+# bound parameter per part. The table numbers only tell rows apart.
 CHANGED_SQL = """
-SELECT a.id, a.modified FROM addons a WHERE a.modified >= %s
+SELECT 1, a.id, a.id, a.modified FROM addons a WHERE a.modified >= %s
 UNION ALL
-SELECT v.addon_id, v.modified FROM versions v WHERE v.modified >= %s
+SELECT 2, v.id, v.addon_id, v.modified FROM versions v WHERE v.modified >= %s
 UNION ALL
-SELECT v.addon_id, f.modified FROM files f JOIN versions v ON v.id = f.version_id WHERE f.modified >= %s
+SELECT 3, f.id, v.addon_id, f.modified FROM files f JOIN versions v ON v.id = f.version_id
+WHERE f.modified >= %s
 UNION ALL
-SELECT v.addon_id, av.modified FROM applications_versions av JOIN versions v ON v.id = av.version_id
-WHERE av.modified >= %s
+SELECT 4, av.id, v.addon_id, av.modified FROM applications_versions av
+JOIN versions v ON v.id = av.version_id WHERE av.modified >= %s
 UNION ALL
-SELECT co.addon_id, co.modified FROM compat_override co WHERE co.addon_id IS NOT NULL AND co.modified >= %s
+SELECT 5, co.id, co.addon_id, co.modified FROM compat_override co
+WHERE co.addon_id IS NOT NULL AND co.modified >= %s
 UNION ALL
-SELECT co.addon_id, cr.modified FROM compat_override_range cr JOIN compat_override co ON co.id = cr.compat_id
-WHERE co.addon_id IS NOT NULL AND cr.modified >= %s"""
+SELECT 6, cr.id, co.addon_id, cr.modified FROM compat_override_range cr
+JOIN compat_override co ON co.id = cr.compat_id WHERE co.addon_id IS NOT NULL AND cr.modified >= %s"""
 _CHANGED_PARTS = 6
 
 MAX_MODIFIED_SQL = """
@@ -91,9 +95,13 @@ SELECT MAX(m) FROM (
 ) AS latest"""
 
 _IN_BATCH = 500
-# A refresh re-reads rows modified this long before the newest one it saw:
-# a transaction that commits late can carry an older `modified`.
-OVERLAP_SECONDS = 30.0
+# A refresh asks again for rows modified this long before the newest one it
+# saw: a transaction that commits late carries an older `modified`.
+OVERLAP = datetime.timedelta(seconds=30)
+# A row read this long after its `modified` (by the database's clock) is not
+# re-applied when it comes back in the overlap: a second change within the
+# same second (DATETIME has whole seconds) would have been visible by then.
+SETTLED = datetime.timedelta(seconds=2)
 
 # RDF `urn:mozilla:<type>:<guid>` by add-on type (ADDON_SLUGS_UPDATE); types
 # without one (0, 8) read as extensions.
@@ -228,7 +236,9 @@ class UpdateData(Source):
         self.on_change = on_change or (lambda keys: None)
         self._appversions_state = None
         self._appversions = {}
-        self._since = None        # re-read rows modified at or after this
+        self._newest = None       # newest `modified` seen
+        self._since = None        # the next refresh asks for rows modified at or after this
+        self._applied = set()     # (table, row id, modified) applied and settled, since `_since`
         self.last_load_seconds = None
         self.last_refresh_seconds = None
         self.last_refresh_addons = 0
@@ -249,7 +259,8 @@ class UpdateData(Source):
         changed += [key for key in self.index if key not in index]
         self.index, self.keys = index, keys  # one reference each: requests see old or new
         self._appversions, self._appversions_state = appversions, state
-        self._since = self._next_since(newest, db)
+        self._newest, self._since, self._applied = as_datetime(newest), None, set()
+        self._advance(db.now())
         self.loaded = True
         self.loaded_at = time.time()
         self.last_load_seconds = time.monotonic() - started
@@ -265,13 +276,21 @@ class UpdateData(Source):
         if state != self._appversions_state:
             # An application version changed: every add-on may answer differently.
             return self.load(db)
-        rows = db.query(CHANGED_SQL, (self._since,) * _CHANGED_PARTS)
-        changed_ids = {row[0] for row in rows}
-        newest = max((as_datetime(row[1]) for row in rows if row[1] is not None), default=None)
+        now = db.now()
+        rows = [(table, row_id, addon_id, as_datetime(modified)) for table, row_id, addon_id, modified
+                in db.query(CHANGED_SQL, (self._since,) * _CHANGED_PARTS)]
+        # Rows already applied come back while they are in the overlap: skip them.
+        fresh = [row for row in rows if (row[0], row[1], row[3]) not in self._applied]
+        changed_ids = {row[2] for row in fresh}
         if changed_ids:
             self.apply(build_entries(db, self._appversions, changed_ids), changed_ids)
-        if newest is not None:
-            self._since = max(self._since, self._next_since(newest, db))
+        settled = now - SETTLED
+        self._applied.update((table, row_id, modified) for table, row_id, _, modified in fresh
+                             if modified is not None and modified < settled)
+        newest = max((row[3] for row in rows if row[3] is not None), default=None)
+        if newest is not None and (self._newest is None or newest > self._newest):
+            self._newest = newest
+        self._advance(now)
         self.last_refresh_seconds = time.monotonic() - started
         self.last_refresh_addons = len(changed_ids)
 
@@ -299,12 +318,13 @@ class UpdateData(Source):
         if changed:
             self.on_change(changed)
 
-    @staticmethod
-    def _next_since(newest, db):
-        """Where the next refresh starts reading: before the newest `modified`
-        seen, but never after the database's own clock (a writer whose clock
-        runs ahead must not hide later changes)."""
-        now = db.now()
-        newest = as_datetime(newest)
-        newest = min(newest, now) if newest is not None else now
-        return newest - datetime.timedelta(seconds=OVERLAP_SECONDS)
+    def _advance(self, now):
+        """Move the start of the next refresh's window: the overlap before the
+        newest `modified` seen, but never after the database's clock (a writer
+        whose clock runs behind the database's must still be read; one whose
+        clock runs ahead must not hide later changes)."""
+        newest = self._newest if self._newest is not None else now
+        since = min(newest, now) - OVERLAP
+        if self._since is None or since > self._since:
+            self._since = since
+            self._applied = {seen for seen in self._applied if seen[2] >= since}
