@@ -28,7 +28,7 @@ from bench.targets import SERVER_CPUS, all_targets
 from bench.wrk import find_wrk, wrk_version
 
 SCALES = (1000, 10000, 100000)
-TARGET_NAMES = ("ceiling", "vamo", "vamo-uncached", "legacy", "vamo-workers-2")
+TARGET_NAMES = ("ceiling", "vamo", "vamo-uncached", "vamo-reconciling", "legacy", "vamo-workers-2")
 
 
 def check_machine():

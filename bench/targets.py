@@ -40,6 +40,10 @@ def all_targets(ceiling_bytes):
         Target("vamo", "vamo, cache on", (_vamo(), "serve"), {}, SERVER_CPUS, "/__heartbeat__", 200),
         Target("vamo-uncached", "vamo, cache off", (_vamo(), "serve"), {"VAMO_CACHE_SIZE": "0"},
                SERVER_CPUS, "/__heartbeat__", 200),
+        # A full reload every 5 s (the default is every 600 s): what requests
+        # see while a reconciliation runs beside them in the same process.
+        Target("vamo-reconciling", "vamo, reloading everything every 5 s", (_vamo(), "serve"),
+               {"VAMO_RECONCILE_SECONDS": "5"}, SERVER_CPUS, "/__heartbeat__", 200),
         Target("legacy", "legacy (2 SQL queries/request)", _serve_app("bench.legacy:application"),
                {}, SERVER_CPUS, "/", None),
         Target("vamo-workers-2", "vamo --workers 2 (both cores, shared with wrk)",

@@ -12,7 +12,10 @@ thread retries with exponential backoff, `/__heartbeat__` reports the
 failure, and one error per outage (not one per attempt) goes to Sentry.
 """
 
+import contextlib
+import gc
 import logging
+import sys
 import threading
 import time
 
@@ -22,6 +25,25 @@ from vamo.db import Database, DatabaseError
 log = logging.getLogger("vamo.refresh")
 
 MAX_BACKOFF_SECONDS = 30.0
+SWITCH_INTERVAL_SECONDS = 0.0005
+
+
+@contextlib.contextmanager
+def _no_collection_pauses():
+    """Keep the cyclic garbage collector out of a full load, then out of its result.
+
+    A load allocates millions of tuples; each full collection it triggers
+    walks every object in the process while holding the GIL, which stalled
+    requests by 100+ ms (p99) during a reconciliation. The loaded data has no
+    reference cycles (reference counting frees it), so it is frozen: later
+    collections skip it. Not for a refresh: it allocates little.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.freeze()
 
 
 class Source:
@@ -74,7 +96,8 @@ class Refresher:
             reconcile = time.monotonic() >= self._next_reconcile
             for source in self.sources:
                 if reconcile or not source.loaded:
-                    source.load(db)
+                    with _no_collection_pauses():
+                        source.load(db)
                 else:
                     source.refresh(db)
             if reconcile:
@@ -114,6 +137,10 @@ class Refresher:
 
     # -- the thread ---------------------------------------------------------------------
     def start(self):
+        # While a full load runs, the serving thread waits for the GIL at most
+        # this long at a time (CPython's default, 5 ms, let a reconciliation
+        # push p99 past 100 ms). Nothing competes for the GIL otherwise.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="vamo-refresher", daemon=True)
