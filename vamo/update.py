@@ -47,18 +47,29 @@ class BadQuery(ValueError):
     """The query string is oversized or not UTF-8."""
 
 
-_decoded = {}  # percent-decoding memo: the same few GUIDs and app ids come back all day
+def memoized(function, limit):
+    """`function` of one argument, remembered for up to `limit` arguments (then all
+    forgotten at once). The hot path's inputs repeat all day: the same GUIDs
+    and app ids to unescape, app versions, OS names, add-on timestamps."""
+    memo = {}
+
+    def remembered(argument):
+        value = memo.get(argument)
+        if value is None:
+            if len(memo) >= limit:
+                memo.clear()
+            value = memo[argument] = function(argument)
+        return value
+
+    return remembered
 
 
-def _decode(text):
+def _unquote_strict(text):
     """`text` with `+` and %-escapes decoded as UTF-8 (UnicodeDecodeError if not UTF-8)."""
-    value = _decoded.get(text)
-    if value is None:
-        value = unquote(text.replace("+", " "), errors="strict")
-        if len(_decoded) >= 50000:
-            _decoded.clear()
-        _decoded[text] = value
-    return value
+    return unquote(text.replace("+", " "), errors="strict")
+
+
+_decode = memoized(_unquote_strict, 50000)
 
 
 def parse_query(query):
@@ -149,9 +160,10 @@ class UpdateCheck:
         self.renderer = Renderer(config.site_url, config.addons_url)
         self.rdf_apps = config.rdf_apps
         self.expiry = ExpiryClock(MAX_AGE)
-        self._version_ints = {}
-        self._dates = {}
-        self._platforms = {}
+        self._version_int = memoized(compat.version_int, 10000)
+        self._platform = memoized(compat.platform_from_appos, 1000)
+        # formatdate costs a quarter of an uncached answer; add-ons keep their time.
+        self._http_date = memoized(http_date, 200000)
         self._empty_answers = {}
         self._bad_answers = {
             False: (_STATUS_400, [_JSON_TYPE, _CACHE_CONTROL, ("Content-Length", str(len(EMPTY_JSON)))],
@@ -215,15 +227,6 @@ class UpdateCheck:
         return Answer(render(entry, app, candidate), _RDF_TYPE if rdf else _JSON_TYPE,
                       self._http_date(entry.modified))
 
-    def _http_date(self, timestamp):
-        # formatdate costs a quarter of an uncached answer; add-ons keep their time.
-        text = self._dates.get(timestamp)
-        if text is None:
-            if len(self._dates) > 200000:
-                self._dates.clear()
-            text = self._dates[timestamp] = http_date(timestamp)
-        return text
-
     def _empty_answer(self, rdf):
         """The 200 answer for an unknown add-on (never cached per add-on: ids are unbounded)."""
         loaded_at = self.data.loaded_at
@@ -237,22 +240,6 @@ class UpdateCheck:
         status, headers, body = self._bad_answers[rdf]
         start_response(status, list(headers))
         return [body]
-
-    def _version_int(self, app_version):
-        value = self._version_ints.get(app_version)
-        if value is None:
-            if len(self._version_ints) > 10000:
-                self._version_ints.clear()
-            value = self._version_ints[app_version] = compat.version_int(app_version)
-        return value
-
-    def _platform(self, app_os):
-        value = self._platforms.get(app_os)
-        if value is None:
-            if len(self._platforms) > 1000:
-                self._platforms.clear()
-            value = self._platforms[app_os] = compat.platform_from_appos(app_os)
-        return value
 
 
 def find_update(entry, app_id, app_version_int, platform, mode):
