@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 from importlib import metadata
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -160,6 +161,18 @@ def versions(wrk_version, mariadb_version):
     return {"python": platform.python_version(), "vamo": package("vamo"), "meinheld": package("meinheld"),
             "gunicorn": package("gunicorn"), "pymysql": package("pymysql"), "wrk": wrk_version,
             "mariadb": mariadb_version, "git_commit": commit and (commit + ("-dirty" if dirty else ""))}
+
+
+def document_head(kind, started, wrk, mariadb):
+    """What every results file starts with: the run, the machine, the versions."""
+    return {
+        "kind": kind,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "python -m bench.run " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "versions": versions(wrk, mariadb),
+    }
 
 
 def write_results(document, stem):

@@ -121,12 +121,7 @@ def run(args):
     found = report.ratios(rows)
     checks = report.check_targets(rows, found)
     document = {
-        "kind": "throughput",
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python -m bench.run " + " ".join(sys.argv[1:]),
-        "machine": report.machine(),
-        "versions": report.versions(wrk_version(), db_version),
+        **report.document_head("throughput", started, wrk_version(), db_version),
         "scale": {"addons": args.scale, "seed": args.seed, **fill_timings},
         "settings": {"warmup_seconds": args.warmup, "duration_seconds": args.duration,
                      "connections": args.connections, "wrk_threads": 1, "repeat": args.repeat,

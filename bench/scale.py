@@ -153,12 +153,7 @@ def run(args):
         raise
     shutil.rmtree(work_dir, ignore_errors=True)
     document = {
-        "kind": "scale-report",
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python -m bench.run " + " ".join(sys.argv[1:]),
-        "machine": report.machine(),
-        "versions": report.versions(wrk_version(), points[0]["mariadb"]),
+        **report.document_head("scale-report", started, wrk_version(), points[0]["mariadb"]),
         "settings": {"warmup_seconds": args.warmup, "duration_seconds": args.duration,
                      "connections": args.connections, "mix_size": args.mix_size, "seed": args.seed,
                      "server_cpus": SERVER_CPUS, "wrk_cpus": "1"},
