@@ -5,8 +5,7 @@ import os
 
 import pytest
 
-from tests.support import ServerProcess, free_port, make_config
-from vamo import demo
+from tests.support import ServerProcess, demo_database, free_port, make_config
 from vamo.db import Database, install_schema
 from vamo.devdb import MariaDBServer, find_mariadbd
 
@@ -51,14 +50,7 @@ def demo_mysql_url(mariadb):
 
     Read-only: tests that change data make their own database.
     """
-    name = mariadb.create_database()
-    url = mariadb.url(name)
-    db = Database(url)
-    try:
-        demo.generate(db, addons=300, seed=7)
-    finally:
-        db.close()
-    return url
+    return demo_database(mariadb, addons=300, seed=7)
 
 
 @pytest.fixture

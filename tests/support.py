@@ -12,11 +12,24 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
+from vamo import demo
 from vamo.config import load_config
+from vamo.db import Database
 from vamo.devdb import free_port
 
 __all__ = ["make_config", "free_port", "Response", "http_get", "ServerProcess", "wait_until",
-           "FakeSentry"]
+           "FakeSentry", "demo_database"]
+
+
+def demo_database(server, addons, seed, shape="realistic"):
+    """A new database on a MariaDBServer, filled by the data generator; its URL."""
+    url = server.url(server.create_database())
+    db = Database(url)
+    try:
+        demo.generate(db, addons=addons, seed=seed, shape=shape)
+    finally:
+        db.close()
+    return url
 
 
 def make_config(**changes):

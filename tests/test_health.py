@@ -5,7 +5,7 @@ import json
 import pytest
 from werkzeug.test import Client
 
-from tests.support import make_config, wait_until
+from tests.support import demo_database, make_config, wait_until
 from vamo import demo
 from vamo.db import Database
 from vamo.devdb import MariaDBServer
@@ -63,11 +63,7 @@ def test_version_object_without_file_names_the_package(demo_sqlite_url, tmp_path
 
 def test_heartbeat_reports_the_database_going_down_and_coming_back(serve, tmp_path):
     with MariaDBServer() as server:
-        name = server.create_database()
-        db = Database(server.url(name))
-        demo.generate(db, addons=50, seed=3)
-        db.close()
-        vamo = serve({"VAMO_DATABASE_URL": server.url(name), "VAMO_REFRESH_SECONDS": "0.3",
+        vamo = serve({"VAMO_DATABASE_URL": demo_database(server, addons=50, seed=3), "VAMO_REFRESH_SECONDS": "0.3",
                       "VAMO_DB_CONNECT_TIMEOUT": "1"})
         assert wait_until(lambda: vamo.get("/__heartbeat__").status == 200, 20)
 

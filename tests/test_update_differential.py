@@ -14,9 +14,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from bench.legacy import make_app as make_legacy
-from tests.support import make_config
+from tests.support import demo_database, make_config
 from vamo import compat, demo
-from vamo.db import Database
 from wsgi import create_app
 
 DATASETS = [
@@ -135,14 +134,8 @@ def make_requests(rng, rows, count):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed, shape, addons, count", DATASETS)
 def test_vamo_answers_as_the_legacy_way(mariadb, seed, shape, addons, count):
-    name = mariadb.create_database()
-    url = mariadb.url(name)
-    db = Database(url)
-    try:
-        rows = demo.build_rows(addons, seed=seed, shape=shape)
-        demo.generate(db, addons=addons, seed=seed, shape=shape)
-    finally:
-        db.close()
+    url = demo_database(mariadb, addons, seed, shape)
+    rows = demo.build_rows(addons, seed=seed, shape=shape)
     config = make_config(database_url=url, site_url="https://amo.test", addons_url="https://cdn.test/a")
     service = create_app(config, setup_logging=False)
     assert service.refresher.run_once()
@@ -157,7 +150,7 @@ def test_vamo_answers_as_the_legacy_way(mariadb, seed, shape, addons, count):
         assert ours == theirs, f"different answers to ?{query}"
         statuses[ours[0]] = statuses.get(ours[0], 0) + 1
         updates += b'"version"' in ours[1] or b"<em:version>" in ours[1]
-    mariadb.drop_database(name)
+    mariadb.drop_database(url.rsplit("/", 1)[1])
     # The requests must exercise answers of every kind, not just errors.
     assert statuses.get("200 OK", 0) > count * 0.7 and statuses.get("400 Bad Request", 0) > 0
     assert updates > count * 0.2

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.amo import FIREFOX, Amo
-from tests.support import FakeSentry, wait_until
+from tests.support import FakeSentry, demo_database, wait_until
 from vamo import demo
 from vamo.db import Database
 from vamo.devdb import MariaDBServer
@@ -66,11 +66,7 @@ class Load(threading.Thread):
 
 
 def test_serving_through_an_outage(serve, own_mariadb):
-    name = own_mariadb.create_database()
-    url = own_mariadb.url(name)
-    db = Database(url)
-    demo.generate(db, addons=200, seed=5)
-    db.close()
+    url = demo_database(own_mariadb, addons=200, seed=5)
     rows = demo.build_rows(200, seed=5)
     sentry = FakeSentry()
     try:
@@ -120,11 +116,7 @@ def queries_for(guid):
 
 
 def test_starting_with_the_database_down_answers_503_until_loaded(serve, own_mariadb):
-    name = own_mariadb.create_database()
-    url = own_mariadb.url(name)
-    db = Database(url)
-    demo.generate(db, addons=30, seed=2)
-    db.close()
+    url = demo_database(own_mariadb, addons=30, seed=2)
     own_mariadb.stop()
     server = serve({"VAMO_DATABASE_URL": url, "VAMO_REFRESH_SECONDS": "0.3",
                     "VAMO_DB_CONNECT_TIMEOUT": "1"})
