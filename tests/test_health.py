@@ -77,3 +77,25 @@ def test_heartbeat_reports_the_database_going_down_and_coming_back(serve, tmp_pa
 
         server.start()
         assert wait_until(lambda: vamo.get("/__heartbeat__").status == 200, 40), vamo.output()
+
+
+def test_heartbeat_names_the_app_whose_data_is_missing_mid_pass(demo_sqlite_url):
+    """A pass loads the apps one after another; one failing leaves the others reported fresh."""
+    service, client = make_client(demo_sqlite_url)
+    refresher = service.refresher
+    failing = refresher.sources[-1]
+    real_load = failing.load
+
+    def broken_load(db):
+        raise RuntimeError("a bug in this app's loader")
+    failing.load = broken_load
+    assert not refresher.run_once()
+    body = client.get("/__heartbeat__").json
+    assert body["status"] == "error"
+    assert body["details"][failing.name] == "not loaded yet"
+    fresh = [source.name for source in refresher.sources[:-1]]
+    assert fresh and all(body["checks"][name] == "ok" for name in fresh), body
+
+    failing.load = real_load
+    assert refresher.run_once()
+    assert client.get("/__heartbeat__").status_code == 200

@@ -81,6 +81,9 @@ class Refresher:
         self.failing_since = None     # wall-clock time the current outage began
         self.last_error = None        # one-line message of the last failure
         self.passes = 0
+        # monotonic time each source last loaded or refreshed: a pass runs the
+        # sources one after another, so one can be fresh while the next loads.
+        self.source_success = {}
 
     # -- one pass ---------------------------------------------------------------------
     def _connect(self):
@@ -100,6 +103,7 @@ class Refresher:
                         source.load(db)
                 else:
                     source.refresh(db)
+                self.source_success[source.name] = time.monotonic()
             if reconcile:
                 self._next_reconcile = time.monotonic() + self.reconcile_seconds
         except DatabaseError as error:
@@ -179,11 +183,11 @@ class Refresher:
             database = (True, f"reached {now - self.last_success:.1f} s ago")
         checks = {"database": database}
         for source in self.sources:
-            if not source.loaded:
+            refreshed = self.source_success.get(source.name)
+            if not source.loaded or refreshed is None:
                 checks[source.name] = (False, "not loaded yet")
-            elif self.last_success is None or now - self.last_success > self.stale_seconds:
-                age = "never" if self.last_success is None else f"{now - self.last_success:.0f} s ago"
-                checks[source.name] = (False, f"stale: last refreshed {age}")
+            elif now - refreshed > self.stale_seconds:
+                checks[source.name] = (False, f"stale: last refreshed {now - refreshed:.0f} s ago")
             else:
-                checks[source.name] = (True, f"refreshed {now - self.last_success:.1f} s ago")
+                checks[source.name] = (True, f"refreshed {now - refreshed:.1f} s ago")
         return checks
