@@ -196,6 +196,21 @@ def test_the_name_falls_back_to_en_us_and_the_urls_follow(themes, client):
     assert plain["detailURL"] == f"{SITE}/en-US/addon/theme-10/"
 
 
+@pytest.mark.parametrize("database", ["mariadb", "sqlite"])
+def test_the_locale_matches_whatever_its_case(database, request, sqlite_url):
+    url = request.getfixturevalue("mysql_url") if database == "mariadb" else sqlite_url
+    db = Database(url)
+    try:
+        if database == "sqlite":
+            install_schema(db)
+        Themes(db).lightweight(10, name={"en-US": "Sunset", "pt-BR": "Pôr do sol"})
+    finally:
+        db.close()
+    answer = theme_json(Client(make_service(url)), "/PT-br/themes/update-check/10")
+    assert answer["name"] == "Pôr do sol"
+    assert answer["detailURL"] == f"{SITE}/PT-br/addon/theme-10/"
+
+
 def test_a_theme_named_only_in_other_locales(themes, client):
     themes.lightweight(11, name={"de": "Nur Deutsch"}, summary={"de": "Beschreibung"})
     assert theme_json(client, "/de/themes/update-check/11")["name"] == "Nur Deutsch"

@@ -319,6 +319,9 @@ def _to_sqlite(statement):
                        statement)
     statement = re.sub(r"UNIQUE KEY \w+ \(", "UNIQUE (", statement)
     statement = re.sub(r"\)\s*ENGINE=.*$", ")", statement)
+    # MySQL compares strings case-insensitively (AMO's collation); so must SQLite,
+    # or `/DE/themes/...` would miss the `de` name on the embedded database only.
+    statement = re.sub(r"\b(varchar\(\d+\))", r"\1 COLLATE NOCASE", statement)
     return statement.rstrip(";")
 
 
