@@ -1,9 +1,12 @@
 """The update index's refresh: changes by `modified`, each applied once, and
 refresh cost that follows the number of changes."""
 
-from tests.amo import Amo
+import random
+
+from tests.amo import FIREFOX, Amo
+from tests.support import demo_database
 from vamo.db import Database
-from vamo.update_index import UpdateData
+from vamo.update_index import UpdateData, build_entries
 
 
 def test_a_burst_of_changes_is_applied_and_then_left_alone(mysql_url):
@@ -54,4 +57,97 @@ def test_a_second_change_within_the_same_second_is_not_lost(mysql_url):
     db.execute("UPDATE versions SET version = '1.2', modified = %s WHERE id = %s", (stamp, vid))
     data.refresh(db)
     assert data.index["twice@example.com"].candidates[1][0].release.version == "1.2"
+    db.close()
+
+
+# Changes of every kind a refresh must apply, each stamped NOW() as AMO's models do.
+CHANGES = [
+    "UPDATE files SET hash = CONCAT('sha256:', MD5(RAND())), modified = NOW() WHERE id = %(file)s",
+    "UPDATE files SET status = IF(status = 4, 5, 4), modified = NOW() WHERE id = %(file)s",
+    "UPDATE files SET platform_id = IF(platform_id = 1, 5, 1), modified = NOW() WHERE id = %(file)s",
+    "UPDATE files SET strict_compatibility = 1 - strict_compatibility, modified = NOW() WHERE id = %(file)s",
+    "UPDATE versions SET deleted = 1 - deleted, modified = NOW() WHERE id = %(version)s",
+    "UPDATE versions SET channel = 3 - channel, modified = NOW() WHERE id = %(version)s",
+    "UPDATE versions SET version = CONCAT(version, '.1'), modified = NOW() WHERE id = %(version)s",
+    "UPDATE versions SET releasenotes = IF(releasenotes IS NULL, 1, NULL), modified = NOW() "
+    "WHERE id = %(version)s",
+    "UPDATE applications_versions av JOIN appversions low ON low.application_id = av.application_id "
+    "SET av.min = low.id, av.modified = NOW() WHERE av.id = %(range)s AND low.id = %(appversion)s",
+    "UPDATE applications_versions av JOIN appversions high ON high.application_id = av.application_id "
+    "SET av.max = high.id, av.modified = NOW() WHERE av.id = %(range)s AND high.id = %(appversion)s",
+    "UPDATE addons SET status = IF(status = 4, 5, 4), modified = NOW() WHERE id = %(addon)s",
+    "UPDATE addons SET inactive = 1 - inactive, modified = NOW() WHERE id = %(addon)s",
+    "UPDATE addons SET guid = UPPER(guid), modified = NOW() WHERE id = %(addon)s",
+    "UPDATE compat_override_range SET max_version = '*', modified = NOW() WHERE id = %(override)s",
+]
+
+
+def test_refreshes_after_changes_of_every_kind_equal_a_full_load(mariadb):
+    """Whatever a refresh patched in place must answer as a load from scratch would."""
+    db = Database(demo_database(mariadb, addons=150, seed=7, shape="edge"))
+    rng = random.Random(7)
+    ids = {name: [row[0] for row in db.query(sql)] for name, sql in {
+        "file": "SELECT id FROM files", "version": "SELECT id FROM versions",
+        "range": "SELECT id FROM applications_versions", "appversion": "SELECT id FROM appversions",
+        "addon": "SELECT id FROM addons", "override": "SELECT id FROM compat_override_range"}.items()}
+    # A history-rich add-on gets a new release in every round, as popular ones do.
+    heavy = db.query("SELECT addon_id FROM versions GROUP BY addon_id ORDER BY COUNT(*) DESC LIMIT 1")[0][0]
+    amo = Amo(db)
+    # An add-on whose override excludes all its versions, "0" to "*": each new
+    # release moves the override's upper bound.
+    overridden = amo.addon(guid="overridden@example.com")
+    amo.release(overridden, "1.0", min="3.0", max="*")
+    amo.override(overridden, (1, "0", "*", FIREFOX, "0", "*"))
+    # Everything so far was written a minute ago: each refresh below reads only the round's changes.
+    for table in ("addons", "versions", "files", "applications_versions", "compat_override",
+                  "compat_override_range"):
+        db.execute(f"UPDATE {table} SET modified = modified - INTERVAL 1 MINUTE")
+    data = UpdateData()
+    data.load(db)
+    for round_number in range(6):
+        for _ in range(40):
+            change = rng.choice(CHANGES)
+            if "%(override)s" in change and not ids["override"]:
+                continue
+            db.execute(change, {name: rng.choice(values) if values else 0 for name, values in ids.items()})
+        amo.release(heavy, f"99.{round_number}", min="3.0", max="*")
+        amo.release(overridden, f"2.{round_number}", min="3.0", max="*")
+        data.refresh(db)
+        fresh = UpdateData()
+        fresh.load(db)
+        assert data.index.keys() == fresh.index.keys(), f"round {round_number}"
+        different = [key for key, entry in fresh.index.items() if not entry.same_answers(data.index[key])]
+        assert not different, f"round {round_number}: {different[:5]}"
+    db.close()
+
+
+def bytes_read(db, action):
+    """Bytes the database sent to `db`'s session while `action` ran."""
+    def sent():
+        return int(db.query("SHOW SESSION STATUS LIKE 'Bytes_sent'")[0][1])
+    before = sent()
+    action()
+    return sent() - before
+
+
+def test_a_new_release_of_a_long_history_reads_that_version_not_the_history(mysql_url):
+    db = Database(mysql_url)
+    amo = Amo(db)
+    addon = amo.addon(guid="long-history@example.com")
+    for n in range(300):
+        amo.release(addon, f"1.{n}", min="3.0", max="*")
+    for table in ("addons", "versions", "files", "applications_versions"):
+        db.execute(f"UPDATE {table} SET modified = modified - INTERVAL 1 MINUTE")
+    data = UpdateData()
+    data.load(db)
+    amo.addon(guid="recent@example.com")  # a change now: the next refresh asks for the last 30 s only
+    data.refresh(db)
+    whole = bytes_read(db, lambda: build_entries(db, data._appversions, {addon}))
+
+    amo.release(addon, "2.0", min="3.0", max="*")
+    patched = bytes_read(db, lambda: data.refresh(db))
+    assert data.index["long-history@example.com"].candidates[FIREFOX.id][0].release.version == "2.0"
+    # The refresh's own questions (a few kB, mostly column descriptions) plus
+    # one version's rows: a small part of reading the 300-version history.
+    assert patched < whole / 5, (patched, whole)
     db.close()

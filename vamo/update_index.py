@@ -9,10 +9,11 @@ version a platform-specific file before the all-platform one), with
 version_int recomputed from `appversions.version` and compat overrides
 compiled to integer intervals (D8). A request then needs no SQL.
 
-`UpdateData` is the refresher's Source (D18): `refresh` reloads just the
-add-ons whose rows carry a `modified` newer than the last pass (asking again
-for an overlap before it, for transactions that committed late, and skipping
-the rows it has already applied), `load` reloads everything and
+`UpdateData` is the refresher's Source (D18): `refresh` re-reads just what
+carries a `modified` newer than the last pass (asking again for an overlap
+before it, for transactions that committed late, and skipping the rows it
+has already applied): the changed versions of an indexed add-on, or the
+whole add-on when its own row or its overrides changed. `load` reloads everything and
 is also the periodic reconciliation that catches changes without a
 timestamp. Both build new entries off to the side and swap them in one
 reference at a time, then tell the response cache which add-ons changed.
@@ -64,26 +65,32 @@ FROM versions v
 WHERE v.deleted = 0
   AND v.addon_id IN (SELECT co.addon_id FROM compat_override co WHERE co.addon_id IS NOT NULL){filter}"""
 
+# Add-ons among some that have compat overrides: their compiled overrides
+# depend on all their versions, so a changed version rebuilds the whole add-on.
+WITH_OVERRIDES_SQL = "SELECT DISTINCT co.addon_id FROM compat_override co WHERE co.addon_id IS NOT NULL{filter}"
+
 APPVERSIONS_SQL = "SELECT id, application_id, version FROM appversions"
 APPVERSIONS_STATE_SQL = "SELECT COUNT(*), MAX(modified) FROM appversions"
 
-# Rows modified since a moment, as (table, row id, add-on id, modified); one
-# bound parameter per part. The table numbers only tell rows apart.
+# Rows modified since a moment, as (table, row id, add-on id, version id,
+# modified); one bound parameter per part. The table numbers only tell rows
+# apart; the version id (NULL for add-on and override rows) lets a refresh
+# re-read just the changed versions of an add-on with a long history.
 CHANGED_SQL = """
-SELECT 1, a.id, a.id, a.modified FROM addons a WHERE a.modified >= %s
+SELECT 1, a.id, a.id, NULL, a.modified FROM addons a WHERE a.modified >= %s
 UNION ALL
-SELECT 2, v.id, v.addon_id, v.modified FROM versions v WHERE v.modified >= %s
+SELECT 2, v.id, v.addon_id, v.id, v.modified FROM versions v WHERE v.modified >= %s
 UNION ALL
-SELECT 3, f.id, v.addon_id, f.modified FROM files f JOIN versions v ON v.id = f.version_id
+SELECT 3, f.id, v.addon_id, v.id, f.modified FROM files f JOIN versions v ON v.id = f.version_id
 WHERE f.modified >= %s
 UNION ALL
-SELECT 4, av.id, v.addon_id, av.modified FROM applications_versions av
+SELECT 4, av.id, v.addon_id, v.id, av.modified FROM applications_versions av
 JOIN versions v ON v.id = av.version_id WHERE av.modified >= %s
 UNION ALL
-SELECT 5, co.id, co.addon_id, co.modified FROM compat_override co
+SELECT 5, co.id, co.addon_id, NULL, co.modified FROM compat_override co
 WHERE co.addon_id IS NOT NULL AND co.modified >= %s
 UNION ALL
-SELECT 6, cr.id, co.addon_id, cr.modified FROM compat_override_range cr
+SELECT 6, cr.id, co.addon_id, NULL, cr.modified FROM compat_override_range cr
 JOIN compat_override co ON co.id = cr.compat_id WHERE co.addon_id IS NOT NULL AND cr.modified >= %s"""
 _CHANGED_PARTS = 6
 
@@ -176,15 +183,15 @@ def load_appversions(db):
     return {row[0]: (row[1], row[2], compat.version_int(row[2])) for row in db.query(APPVERSIONS_SQL)}
 
 
-def build_entries(db, appversions, addon_ids=None):
-    """Entries of the eligible add-ons among `addon_ids` (all when None), by add-on id."""
-    addons = {row[0]: row for row in _select(db, ADDONS_SQL, "a.id", addon_ids)}
+def build_candidates(db, appversions, column, ids):
+    """The candidates of the rows whose `column` is among `ids` (every row when
+    None): ({add-on id: {app id: [Candidate]}}, {add-on id: newest `modified`})."""
     per_addon = collections.defaultdict(lambda: collections.defaultdict(list))
-    modified = {addon_id: unix_time(row[4]) for addon_id, row in addons.items()}
+    modified = {}
     releases = {}
     for (addon_id, version_id, version, notes, v_modified, file_id, platform_id, filename, file_hash,
          strict, binary, f_modified, app_id, min_id, max_id, av_modified) in _select(
-            db, CANDIDATES_SQL, "v.addon_id", addon_ids):
+            db, CANDIDATES_SQL, column, ids):
         low, high = appversions.get(min_id), appversions.get(max_id)
         # The range's bounds must exist and belong to the range's application.
         if low is None or high is None or low[0] != app_id or high[0] != app_id:
@@ -198,6 +205,19 @@ def build_entries(db, appversions, addon_ids=None):
             low[1], high[1], release))
         modified[addon_id] = max(modified.get(addon_id, 0.0), unix_time(v_modified),
                                  unix_time(f_modified), unix_time(av_modified))
+    return per_addon, modified
+
+
+def _sorted_candidates(by_app):
+    return {app_id: tuple(sorted(rows, key=_candidate_order)) for app_id, rows in by_app.items() if rows}
+
+
+def build_entries(db, appversions, addon_ids=None):
+    """Entries of the eligible add-ons among `addon_ids` (all when None), by add-on id."""
+    addons = {row[0]: row for row in _select(db, ADDONS_SQL, "a.id", addon_ids)}
+    per_addon, candidates_modified = build_candidates(db, appversions, "v.addon_id", addon_ids)
+    modified = {addon_id: max(unix_time(row[4]), candidates_modified.get(addon_id, 0.0))
+                for addon_id, row in addons.items()}
 
     ranges = collections.defaultdict(list)
     for addon_id, kind, min_v, max_v, app_id, min_app, max_app, co_mod, cr_mod in _select(
@@ -217,7 +237,7 @@ def build_entries(db, appversions, addon_ids=None):
         by_app = per_addon.get(addon_id, {})
         entries[addon_id] = AddonEntry(
             addon_id, guid, UPDATE_TYPE_SLUGS.get(type_id, "extension"), slug or str(addon_id),
-            {app_id: tuple(sorted(rows, key=_candidate_order)) for app_id, rows in by_app.items()},
+            _sorted_candidates(by_app),
             compat.compile_overrides(ranges.get(addon_id, ()), versions.get(addon_id, ())),
             modified[addon_id])
     return entries
@@ -277,22 +297,61 @@ class UpdateData(Source):
             # An application version changed: every add-on may answer differently.
             return self.load(db)
         now = db.now()
-        rows = [(table, row_id, addon_id, as_datetime(modified)) for table, row_id, addon_id, modified
+        rows = [(table, row_id, addon_id, version_id, as_datetime(modified))
+                for table, row_id, addon_id, version_id, modified
                 in db.query(CHANGED_SQL, (self._since,) * _CHANGED_PARTS)]
         # Rows already applied come back while they are in the overlap: skip them.
-        fresh = [row for row in rows if (row[0], row[1], row[3]) not in self._applied]
-        changed_ids = {row[2] for row in fresh}
-        if changed_ids:
-            self.apply(build_entries(db, self._appversions, changed_ids), changed_ids)
+        fresh = [row for row in rows if (row[0], row[1], row[4]) not in self._applied]
+        whole, versions = self._plan(db, fresh)
+        if whole:
+            self.apply(build_entries(db, self._appversions, whole), whole)
+        if versions:
+            self.apply(self._patch_versions(db, versions), versions.keys())
         settled = now - SETTLED
-        self._applied.update((table, row_id, modified) for table, row_id, _, modified in fresh
+        self._applied.update((table, row_id, modified) for table, row_id, _, _, modified in fresh
                              if modified is not None and modified < settled)
-        newest = max((row[3] for row in rows if row[3] is not None), default=None)
+        newest = max((row[4] for row in rows if row[4] is not None), default=None)
         if newest is not None and (self._newest is None or newest > self._newest):
             self._newest = newest
         self._advance(now)
         self.last_refresh_seconds = time.monotonic() - started
-        self.last_refresh_addons = len(changed_ids)
+        self.last_refresh_addons = len(whole) + len(versions)
+
+    def _plan(self, db, rows):
+        """Split the changed add-ons: (ids to rebuild whole, {id: changed version ids}).
+
+        A version, file or app range row of an indexed add-on re-reads only its
+        version: a new release of an add-on with a thousand versions costs one
+        version's rows, not a thousand. Add-on and override rows, add-ons not
+        indexed yet, and add-ons with overrides (compiled against all their
+        versions) are rebuilt whole.
+        """
+        whole, versions = set(), collections.defaultdict(set)
+        for _, _, addon_id, version_id, _ in rows:
+            if version_id is None or addon_id not in self.keys:
+                whole.add(addon_id)
+            else:
+                versions[addon_id].add(version_id)
+        partial = set(versions) - whole
+        if partial:
+            whole.update(row[0] for row in _select(db, WITH_OVERRIDES_SQL, "co.addon_id", partial))
+        return whole, {addon_id: ids for addon_id, ids in versions.items() if addon_id not in whole}
+
+    def _patch_versions(self, db, versions):
+        """Entries of indexed add-ons with the candidates of `versions` ({add-on id: version ids}) re-read."""
+        per_addon, modified = build_candidates(
+            db, self._appversions, "v.id", set().union(*versions.values()))
+        entries = {}
+        for addon_id, changed in versions.items():
+            old = self.index[self.keys[addon_id]]
+            by_app = collections.defaultdict(list)
+            for app_id, candidates in old.candidates.items():
+                by_app[app_id].extend(c for c in candidates if c.version_id not in changed)
+            for app_id, candidates in per_addon.get(addon_id, {}).items():
+                by_app[app_id].extend(candidates)
+            entries[addon_id] = old._replace(candidates=_sorted_candidates(by_app),
+                                             modified=max(old.modified, modified.get(addon_id, 0.0)))
+        return entries
 
     def apply(self, entries, addon_ids):
         """Swap in fresh entries for `addon_ids` (absent from `entries`: no longer eligible)."""
