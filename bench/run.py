@@ -2,6 +2,7 @@
 
     python -m bench.run [--scale 1000|10000|100000] [--warmup S] [--duration S] ...
     python -m bench.run --scale-report          (bench/scale.py)
+    python -m bench.run --soak MINUTES          (bench/soak.py)
 
 One run: a throwaway MariaDB filled by the data generator, a request mix
 derived from the same rows, then for each target (bench/targets.py) a server
@@ -63,6 +64,13 @@ def build_parser():
                         help="run the scale report instead (bench/scale.py; see --scales)")
     parser.add_argument("--scales", default=",".join(map(str, SCALES)),
                         help="scales of the scale report (default 1000,10000,100000)")
+    parser.add_argument("--soak", type=float, metavar="MINUTES",
+                        help="run the soak instead (bench/soak.py): one server this long, "
+                             "in slices of --duration, while the data changes")
+    parser.add_argument("--soak-changes", type=int, default=20,
+                        help="soak: changed files committed per second (default 20)")
+    parser.add_argument("--soak-reconcile", type=int, default=60,
+                        help="soak: VAMO_RECONCILE_SECONDS of the server (default 60)")
     return parser
 
 
@@ -153,6 +161,10 @@ def main(argv=None):
         from bench import scale
 
         return scale.run(args)
+    if args.soak:
+        from bench import soak
+
+        return soak.run(args)
     return run(args)
 
 
