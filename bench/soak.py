@@ -22,6 +22,7 @@ import threading
 import time
 
 from bench import procstat, report
+from bench.changes import CHANGE_SQL
 from bench.dataset import fill, mariadb_version, start_mariadb
 from bench.measure import summarise
 from bench.mix import HOST, build_mix, write_paths
@@ -34,7 +35,6 @@ from vamo.devdb import free_port
 
 # What the writer changes: files that an update check offers (approved).
 OFFERED_FILES_SQL = "SELECT id FROM files WHERE status = 4"
-CHANGE_SQL = "UPDATE files SET hash = %s, modified = NOW() WHERE id = %s"
 
 
 def vamo_target():

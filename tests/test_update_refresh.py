@@ -8,6 +8,15 @@ from tests.support import demo_database
 from vamo.db import Database
 from vamo.update_index import UpdateData, build_entries
 
+TABLES_WITH_MODIFIED = ("addons", "versions", "files", "applications_versions", "compat_override",
+                        "compat_override_range")
+
+
+def written_a_minute_ago(db):
+    """Date every row the update index reads a minute back, as if written then."""
+    for table in TABLES_WITH_MODIFIED:
+        db.execute(f"UPDATE {table} SET modified = modified - INTERVAL 1 MINUTE")
+
 
 def test_a_burst_of_changes_is_applied_and_then_left_alone(mysql_url):
     db = Database(mysql_url)
@@ -16,11 +25,7 @@ def test_a_burst_of_changes_is_applied_and_then_left_alone(mysql_url):
     for addon in addons:
         amo.release(addon, "1.0")
     data = UpdateData()
-    # Rows written a minute ago, long settled.
-    db.execute("UPDATE versions SET modified = modified - INTERVAL 1 MINUTE")
-    db.execute("UPDATE files SET modified = modified - INTERVAL 1 MINUTE")
-    db.execute("UPDATE applications_versions SET modified = modified - INTERVAL 1 MINUTE")
-    db.execute("UPDATE addons SET modified = modified - INTERVAL 1 MINUTE")
+    written_a_minute_ago(db)  # long settled
     data.load(db)
     data.refresh(db)  # the first pass after a load reads the overlap once
     data.refresh(db)
@@ -98,10 +103,7 @@ def test_refreshes_after_changes_of_every_kind_equal_a_full_load(mariadb):
     overridden = amo.addon(guid="overridden@example.com")
     amo.release(overridden, "1.0", min="3.0", max="*")
     amo.override(overridden, (1, "0", "*", FIREFOX, "0", "*"))
-    # Everything so far was written a minute ago: each refresh below reads only the round's changes.
-    for table in ("addons", "versions", "files", "applications_versions", "compat_override",
-                  "compat_override_range"):
-        db.execute(f"UPDATE {table} SET modified = modified - INTERVAL 1 MINUTE")
+    written_a_minute_ago(db)  # each refresh below reads only the round's changes
     data = UpdateData()
     data.load(db)
     for round_number in range(6):
@@ -136,8 +138,7 @@ def test_a_new_release_of_a_long_history_reads_that_version_not_the_history(mysq
     addon = amo.addon(guid="long-history@example.com")
     for n in range(300):
         amo.release(addon, f"1.{n}", min="3.0", max="*")
-    for table in ("addons", "versions", "files", "applications_versions"):
-        db.execute(f"UPDATE {table} SET modified = modified - INTERVAL 1 MINUTE")
+    written_a_minute_ago(db)
     data = UpdateData()
     data.load(db)
     amo.addon(guid="recent@example.com")  # a change now: the next refresh asks for the last 30 s only
