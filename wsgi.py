@@ -19,6 +19,7 @@ from vamo import observe
 from vamo.component import Context
 from vamo.config import load_config
 from vamo.db import Database, DatabaseError, ThreadConnections, has_schema
+from vamo.generations import CLASSIC, CURRENT, SchemaState, inspect
 from vamo.health import Health
 from vamo.http import not_found
 from vamo.refresh import Refresher
@@ -30,34 +31,43 @@ DOCKERFLOW_PATHS = frozenset(("/__version__", "/__heartbeat__", "/__lbheartbeat_
 
 def resolve_database(config):
     """The database URL to use: VAMO_DATABASE_URL, or the embedded SQLite file
-    (created and filled with demo data on first use)."""
+    (created and filled with demo data of VAMO_DEMO_GENERATION on first use)."""
     if config.database_url:
         return config.database_url
     path = config.embedded_database
+    generation = config.demo_generation or CLASSIC
+    if os.path.exists(path) and _embedded_generation(path) != generation:
+        log.info("the embedded database %s is not of the %s generation: making it anew", path, generation)
+        os.remove(path)
     if not os.path.exists(path):
         from vamo import demo
 
-        log.info("creating the embedded demo database at %s (%d add-ons)", path, config.demo_addons)
+        log.info("creating the embedded demo database at %s (%d add-ons, %s generation)", path,
+                 config.demo_addons, generation)
         # Written under another name and renamed, so an interrupted start
         # never leaves a half-filled database behind.
         partial = f"{path}.partial-{os.getpid()}"
         db = Database(f"sqlite:///{partial}")
         try:
-            demo.generate(db, addons=config.demo_addons, seed=1, reset=True)
+            demo.generate(db, addons=config.demo_addons, seed=1, reset=True, generation=generation)
         finally:
             db.close()
         for suffix in ("-wal", "-shm"):
             if os.path.exists(partial + suffix):
                 os.remove(partial + suffix)
         os.replace(partial, path)
-    url = f"sqlite:///{path}"
-    db = Database(url)
+    return f"sqlite:///{path}"
+
+
+def _embedded_generation(path):
+    """The schema generation of the embedded database at `path`; DatabaseError when it is none."""
+    db = Database(f"sqlite:///{path}")
     try:
-        if not has_schema(db):
+        if not has_schema(db, CURRENT):
             raise DatabaseError(f"{path} is not a vamo database; remove it to get a new demo one")
+        return inspect(db).generation
     finally:
         db.close()
-    return url
 
 
 class Router:
@@ -158,10 +168,11 @@ def create_app(config=None, setup_logging=True):
     version = observe.read_version(config.version_file)
     observe.setup_sentry(config, version)
     database_url = resolve_database(config)
+    schema = SchemaState(config.schema_generation)
     context = Context(
         config, database_url,
         ThreadConnections(database_url, config.db_connect_timeout, config.db_read_timeout),
-        observe.make_statsd(config),
+        observe.make_statsd(config), schema,
     )
     parts = {name: module.create(context) for name, module in (
         ("update", update), ("theme", theme_update), ("blocklist", blocklist),
@@ -170,7 +181,7 @@ def create_app(config=None, setup_logging=True):
         database_url, [source for part in parts.values() for source in part.sources],
         refresh_seconds=config.refresh_seconds, reconcile_seconds=config.reconcile_seconds,
         connect_timeout=config.db_connect_timeout, read_timeout=config.db_read_timeout,
-        stale_seconds=config.stale_seconds)
+        stale_seconds=config.stale_seconds, schema=schema)
     router = Router(config, parts["update"].app, parts["theme"].app, parts["blocklist"].app,
                     parts["redirects"].app, Health(refresher, version))
     return Service(config, router, refresher)

@@ -22,16 +22,17 @@ def start_mariadb():
     return MariaDBServer(buffer_pool=BUFFER_POOL).start()
 
 
-def fill(server, addons, seed):
-    """Create the database and write `addons` generated add-ons; (url, rows, timings)."""
+def fill(server, addons, seed, generation="classic"):
+    """Create the database and write `addons` generated add-ons of a schema
+    generation; (url, rows, timings)."""
     server.create_database(DATABASE)
     url = server.url(DATABASE)
     started = time.monotonic()
-    rows = demo.build_rows(addons, seed)
+    rows = demo.build_rows(addons, seed, generation=generation)
     built = time.monotonic()
     db = Database(url)
     try:
-        install_schema(db)
+        install_schema(db, generation=generation)
         demo.write_rows(db, rows)
         db.query("ANALYZE TABLE addons, versions, files, applications_versions, appversions")
     finally:

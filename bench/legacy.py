@@ -212,6 +212,28 @@ def sync_incompatible_versions(database_url):
         pool.checkin(conn)
 
 
+def respond(environ, start_response, answer):
+    """The WSGI answer of `answer(query string) -> (status, is RDF, body text)`."""
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+        return [b""]
+    status, rdf, body = answer(environ.get("QUERY_STRING", ""))
+    body = body.encode("utf-8")
+    etag = make_etag(body)
+    now = time.time()
+    headers = [("Content-Type", "text/xml" if rdf else "application/json"),
+               ("Cache-Control", "public, max-age=3600"),
+               ("Expires", formatdate(now + 3600, usegmt=True)),
+               ("Last-Modified", formatdate(now, usegmt=True)), ("ETag", etag)]
+    match = environ.get("HTTP_IF_NONE_MATCH")
+    if status == 200 and match and etag_matches(match, etag):
+        start_response("304 Not Modified", headers[1:])
+        return [b""]
+    headers.append(("Content-Length", str(len(body))))
+    start_response("200 OK" if status == 200 else "400 Bad Request", headers)
+    return [body if environ.get("REQUEST_METHOD") == "GET" else b""]
+
+
 class LegacyUpdate:
     def __init__(self, database_url, site_url, addons_url, rdf_apps):
         self.pool = Pool(database_url)
@@ -220,24 +242,7 @@ class LegacyUpdate:
         self.rdf_apps = rdf_apps
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
-            return [b""]
-        status, rdf, body = self.answer(environ.get("QUERY_STRING", ""))
-        body = body.encode("utf-8")
-        etag = make_etag(body)
-        now = time.time()
-        headers = [("Content-Type", "text/xml" if rdf else "application/json"),
-                   ("Cache-Control", "public, max-age=3600"),
-                   ("Expires", formatdate(now + 3600, usegmt=True)),
-                   ("Last-Modified", formatdate(now, usegmt=True)), ("ETag", etag)]
-        match = environ.get("HTTP_IF_NONE_MATCH")
-        if status == 200 and match and etag_matches(match, etag):
-            start_response("304 Not Modified", headers[1:])
-            return [b""]
-        headers.append(("Content-Length", str(len(body))))
-        start_response("200 OK" if status == 200 else "400 Bad Request", headers)
-        return [body if environ.get("REQUEST_METHOD") == "GET" else b""]
+        return respond(environ, start_response, self.answer)
 
     def answer(self, query):
         """(HTTP status, is RDF, body text)."""

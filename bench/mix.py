@@ -126,11 +126,15 @@ class _Catalogue:
         return f"self-hosted-{n}@example.org"
 
 
-def build_mix(rows, count, seed=1):
-    """`count` request paths (`/update/VersionCheck.php?...`), and a summary of the mix."""
+def build_mix(rows, count, seed=1, generation="classic"):
+    """`count` request paths (`/update/VersionCheck.php?...`), and a summary of the mix.
+
+    On the current generation only Firefox and Android ask (Thunderbird and
+    SeaMonkey ask addons.thunderbird.net, which runs the classic one)."""
     rng = random.Random(seed)
     catalogue = _Catalogue(rows, rng)
-    apps = _Weighted(CLIENT_APPS)
+    answered = {app.id for app in compat.PROTOCOLS[generation].apps.values()}
+    apps = _Weighted([(app_id, share) for app_id, share in CLIENT_APPS if app_id in answered])
     app_versions = {app_id: _Weighted(pairs) for app_id, pairs in _APP_VERSIONS.items()}
     oses = {kind: _Weighted(pairs) for kind, pairs in _OS.items()}
     abis = {name: _Weighted(pairs) for name, pairs in _ABI.items()}

@@ -51,6 +51,9 @@ def build_parser():
     parser.add_argument("--scale", type=int, default=10000, choices=SCALES,
                         help="add-ons generated (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="data and mix seed (default 1)")
+    parser.add_argument("--generation", default="classic", choices=("classic", "current"),
+                        help="AMO's schema generation of the data; the two-query baseline is the "
+                             "legacy script (classic) or today's AMO view (current) (default classic)")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds, not measured (default 5)")
     parser.add_argument("--duration", type=int, default=15, help="measured seconds (default 15)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
@@ -88,13 +91,14 @@ def run(args):
     started = datetime.datetime.now().astimezone()
     mariadb = start_mariadb()
     try:
-        log(f"filling MariaDB with {args.scale:,} generated add-ons (seed {args.seed})")
-        url, rows, fill_timings = fill(mariadb, args.scale, args.seed)
+        log(f"filling MariaDB with {args.scale:,} generated add-ons (seed {args.seed}, "
+            f"{args.generation} generation)")
+        url, rows, fill_timings = fill(mariadb, args.scale, args.seed, args.generation)
         log(f"filled: rows built in {fill_timings['build_rows_seconds']} s, "
             f"written in {fill_timings['write_rows_seconds']} s")
         # mariadbd shares the server's core: the legacy way pays for its queries there.
         pin_process(mariadb.process.pid, {int(SERVER_CPUS)})
-        paths, mix_summary = build_mix(rows, args.mix_size, args.seed)
+        paths, mix_summary = build_mix(rows, args.mix_size, args.seed, args.generation)
         del rows
         paths_file = os.path.join(work_dir, "mix.txt")
         write_paths(paths, paths_file)
@@ -104,7 +108,7 @@ def run(args):
         if set(answers["statuses"]) != {"200"}:
             log("warning: the mix should be all 200s; a non-200 here is the mix's fault, "
                 "and wrk will count it as an error")
-        targets = [t for t in all_targets(answers["mean_body_bytes"]) if t.name in names]
+        targets = [t for t in all_targets(answers["mean_body_bytes"], args.generation) if t.name in names]
         runs = []
         for round_number in range(1, args.repeat + 1):
             for target in targets:
@@ -130,7 +134,7 @@ def run(args):
     checks = report.check_targets(rows, found)
     document = {
         **report.document_head("throughput", started, wrk_version(), db_version),
-        "scale": {"addons": args.scale, "seed": args.seed, **fill_timings},
+        "scale": {"addons": args.scale, "seed": args.seed, "generation": args.generation, **fill_timings},
         "settings": {"warmup_seconds": args.warmup, "duration_seconds": args.duration,
                      "connections": args.connections, "wrk_threads": 1, "repeat": args.repeat,
                      "server_cpus": SERVER_CPUS, "wrk_cpus": "1", "mariadbd_cpus": SERVER_CPUS,
@@ -141,8 +145,9 @@ def run(args):
         "targets": [{"target": text, "figure": value, "met": met} for text, value, met in checks],
         "runs": runs,
     }
-    path = report.write_results(document, f"scale{args.scale}")
-    print(f"\n## vamo bench, {args.scale:,} add-ons, {args.connections} connections, "
+    suffix = "" if args.generation == "classic" else f"-{args.generation}"
+    path = report.write_results(document, f"scale{args.scale}{suffix}")
+    print(f"\n## vamo bench, {args.scale:,} add-ons ({args.generation} generation), {args.connections} connections, "
           f"{args.duration:g} s measured after {args.warmup:g} s warm-up\n")
     print(report.markdown_table(rows))
     print()

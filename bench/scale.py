@@ -64,15 +64,15 @@ def one_scale(addons, args, work_dir):
     mariadb = start_mariadb()
     try:
         log(f"scale {addons:,}: generating and writing the data")
-        url, rows, fill_timings = fill(mariadb, addons, args.seed)
+        url, rows, fill_timings = fill(mariadb, addons, args.seed, args.generation)
         log(f"  rows built in {fill_timings['build_rows_seconds']} s, written in "
             f"{fill_timings['write_rows_seconds']} s")
-        paths, mix_summary = build_mix(rows, args.mix_size, args.seed)
+        paths, mix_summary = build_mix(rows, args.mix_size, args.seed, args.generation)
         del rows
         paths_file = os.path.join(work_dir, f"mix-{addons}.txt")
         write_paths(paths, paths_file)
         pin_process(mariadb.process.pid, {int(SERVER_CPUS)})
-        targets = {t.name: t for t in all_targets(0)}
+        targets = {t.name: t for t in all_targets(0, args.generation)}
         # Serving is measured before the probe commits its changes: a refresh
         # re-reads recent changes on every pass, which would weigh on req/s.
         served = {}

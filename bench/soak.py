@@ -122,8 +122,8 @@ def run(args):
     try:
         log(f"soak: {args.scale:,} add-ons, {slices} slices of {args.duration} s, "
             f"{args.soak_changes} changed files/s, full reload every {args.soak_reconcile} s")
-        url, rows, _ = fill(mariadb, args.scale, args.seed)
-        paths, mix_summary = build_mix(rows, args.mix_size, args.seed)
+        url, rows, _ = fill(mariadb, args.scale, args.seed, args.generation)
+        paths, mix_summary = build_mix(rows, args.mix_size, args.seed, args.generation)
         del rows
         paths_file = os.path.join(work_dir, "mix.txt")
         write_paths(paths, paths_file)

@@ -32,7 +32,13 @@ def _serve_app(spec):
     return (sys.executable, "-m", "bench.serve_app", spec)
 
 
-def all_targets(ceiling_bytes):
+# The two-query way the generation's AMO answered with (D20).
+TWO_QUERY_APPS = {"classic": ("bench.legacy:application", "legacy (2 SQL queries/request)"),
+                  "current": ("bench.today:application", "today's AMO view (2 SQL queries/request)")}
+
+
+def all_targets(ceiling_bytes, generation="classic"):
+    two_query_app, two_query_label = TWO_QUERY_APPS[generation]
     return [
         Target("ceiling", f"ceiling (fixed {ceiling_bytes} B body)",
                _serve_app("bench.ceiling:application"),
@@ -44,7 +50,7 @@ def all_targets(ceiling_bytes):
         # see while a reconciliation runs beside them in the same process.
         Target("vamo-reconciling", "vamo, reloading everything every 5 s", (_vamo(), "serve"),
                {"VAMO_RECONCILE_SECONDS": "5"}, SERVER_CPUS, "/__heartbeat__", 200),
-        Target("legacy", "legacy (2 SQL queries/request)", _serve_app("bench.legacy:application"),
+        Target("legacy", two_query_label, _serve_app(two_query_app),
                {}, SERVER_CPUS, "/", None),
         Target("vamo-workers-2", "vamo --workers 2 (both cores, shared with wrk)",
                (_vamo(), "serve", "--workers", "2"), {}, BOTH_CPUS, "/__heartbeat__", 200),

@@ -14,16 +14,19 @@ NOW = "NOW()"
 
 
 class Amo:
-    """Writes rows into a vamo.db.Database; ids come from the database."""
+    """Writes rows into a vamo.db.Database of either schema generation; ids come from the database."""
 
-    def __init__(self, db):
+    def __init__(self, db, generation="classic"):
         self.db = db
+        self.generation = generation
+        # DATETIME(6) on the current generation: stamps with microseconds, as Django writes them.
+        self._now = "NOW(6)" if generation == "current" else "NOW()"
         self._appversions = {}
         self._names = itertools.count(1)
 
     def _insert(self, table, **row):
         columns = list(row) + ["created", "modified"]
-        values = ", ".join(["%s"] * len(row) + ["NOW()", "NOW()"])
+        values = ", ".join(["%s"] * len(row) + [self._now, self._now])
         self.db.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})",
                         tuple(row.values()))
         return self.db.query("SELECT LAST_INSERT_ID()")[0][0]
@@ -52,6 +55,10 @@ class Amo:
 
     def file(self, version, platform=1, status=4, hash="sha256:abc123", strict=0, binary=0,
              filename=None):
+        if self.generation == "current":  # no platforms or binary components; a path
+            return self._insert("files", version_id=version, status=status, hash=hash,
+                                strict_compatibility=strict,
+                                filename=filename or f"{version % 100:02d}/{version}/file-{version}.xpi")
         return self._insert("files", version_id=version, platform_id=platform, status=status,
                             hash=hash, strict_compatibility=strict, binary_components=binary,
                             filename=filename or f"file-{version}-{platform}.xpi")

@@ -37,6 +37,27 @@ def mysql_url(mariadb):
 
 
 @pytest.fixture
+def current_mysql_url(mariadb):
+    """A new, empty MariaDB database with the current generation's schema (AMO since 2021)."""
+    name = mariadb.create_database()
+    url = mariadb.url(name)
+    db = Database(url)
+    try:
+        install_schema(db, generation="current")
+    finally:
+        db.close()
+    yield url
+    mariadb.drop_database(name)
+
+
+@pytest.fixture(params=["classic", "current"])
+def generation_url(request, mariadb):
+    """(generation, URL of a new, empty MariaDB database of that schema generation)."""
+    url = request.getfixturevalue("current_mysql_url" if request.param == "current" else "mysql_url")
+    return request.param, url
+
+
+@pytest.fixture
 def mysql_db(mysql_url):
     """An open connection to `mysql_url`."""
     db = Database(mysql_url)

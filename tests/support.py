@@ -21,12 +21,12 @@ __all__ = ["make_config", "free_port", "Response", "http_get", "ServerProcess", 
            "FakeSentry", "demo_database"]
 
 
-def demo_database(server, addons, seed, shape="realistic"):
+def demo_database(server, addons, seed, shape="realistic", generation="classic"):
     """A new database on a MariaDBServer, filled by the data generator; its URL."""
     url = server.url(server.create_database())
     db = Database(url)
     try:
-        demo.generate(db, addons=addons, seed=seed, shape=shape)
+        demo.generate(db, addons=addons, seed=seed, shape=shape, generation=generation)
     finally:
         db.close()
     return url

@@ -1,4 +1,5 @@
-"""vamo/schema.sql installs on MariaDB and on SQLite with the same tables and columns."""
+"""Both schema generations (vamo/schema.sql, vamo/schema_current.sql) install on
+MariaDB and on SQLite with the same tables and columns."""
 
 from vamo.db import SCHEMA_TABLES, Database, has_schema, install_schema
 
@@ -8,6 +9,8 @@ AMO_TABLES = {
     "migrated_personas", "blitems", "blitemprefs", "blplugins", "blapps", "blgfxdrivers",
     "blissuercert", "blca", "bldetails",
 }
+# AMO since 2021: no compat overrides, lightweight themes or legacy blocklist.
+CURRENT_AMO_TABLES = {"addons", "versions", "files", "applications_versions", "appversions", "translations"}
 
 
 def mysql_columns(db):
@@ -17,16 +20,17 @@ def mysql_columns(db):
     return {(table, column) for table, column in rows}
 
 
-def sqlite_columns(db):
+def sqlite_columns(db, generation="classic"):
     columns = set()
-    for table in SCHEMA_TABLES:
+    for table in SCHEMA_TABLES[generation]:
         for row in db.query(f"PRAGMA table_info({table})"):
             columns.add((table, row[1]))
     return columns
 
 
 def test_every_amo_table_is_there():
-    assert set(SCHEMA_TABLES) == AMO_TABLES
+    assert set(SCHEMA_TABLES["classic"]) == AMO_TABLES
+    assert set(SCHEMA_TABLES["current"]) == CURRENT_AMO_TABLES
 
 
 def test_the_schema_is_the_same_on_both_databases(mysql_db, sqlite_url):
@@ -37,6 +41,24 @@ def test_the_schema_is_the_same_on_both_databases(mysql_db, sqlite_url):
         assert sqlite_columns(lite) == mysql_columns(mysql_db)
         assert ("addons", "inactive") in sqlite_columns(lite)
         assert ("applications_versions", "min") in sqlite_columns(lite)
+    finally:
+        lite.close()
+
+
+def test_the_current_schema_is_the_same_on_both_databases(mysql_db, sqlite_url):
+    install_schema(mysql_db, drop=True, generation="current")
+    lite = Database(sqlite_url)
+    try:
+        install_schema(lite, generation="current")
+        assert has_schema(lite, "current") and has_schema(mysql_db, "current")
+        assert not has_schema(mysql_db, "classic")
+        assert sqlite_columns(lite, "current") == mysql_columns(mysql_db)
+        columns = mysql_columns(mysql_db)
+        assert ("files", "platform_id") not in columns and ("files", "binary_components") not in columns
+        precision = mysql_db.query(
+            "SELECT datetime_precision FROM information_schema.columns WHERE table_schema = DATABASE()"
+            " AND table_name = 'versions' AND column_name = 'modified'")[0][0]
+        assert precision == 6
     finally:
         lite.close()
 

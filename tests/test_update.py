@@ -27,10 +27,11 @@ CDN = "https://cdn.test/user-media/addons"
 
 
 class Checker:
-    """Asks vamo (in-process, data loaded once on first use) and the legacy oracle."""
+    """Asks vamo (in-process, data loaded once on first use) and an oracle (default: the legacy way)."""
 
-    def __init__(self, url, **settings):
+    def __init__(self, url, oracle=make_legacy, **settings):
         self.config = make_config(database_url=url, site_url=SITE, addons_url=CDN, **settings)
+        self.oracle = oracle
         self.service = None
         self.legacy = None
 
@@ -39,7 +40,7 @@ class Checker:
             self.service = create_app(self.config, setup_logging=False)
             assert self.service.refresher.run_once()
             self.client = Client(self.service)
-            self.legacy = Client(make_legacy(self.config))
+            self.legacy = Client(self.oracle(self.config))
         return self
 
     def raw(self, query, compare=True, **kwargs):

@@ -22,6 +22,7 @@ from vamo import blocklist_json, blocklist_pages, blocklist_xml
 from vamo.blocklist_data import BlocklistSource
 from vamo.compat import APPS_BY_SHORT, version_int
 from vamo.component import Component
+from vamo.generations import BLOCKLIST
 from vamo.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag, not_found
 
 MAX_AGE = 3600
@@ -89,13 +90,14 @@ def _segment(value):
 
 
 class BlocklistApp:
-    def __init__(self, source):
+    def __init__(self, source, schema):
         self.source = source
+        self.schema = schema
         self.expiry = ExpiryClock(MAX_AGE)
 
     def __call__(self, environ, start_response):
         route = self.route(environ.get("PATH_INFO", ""))
-        if route is None:
+        if route is None or self.schema.is_off(BLOCKLIST):  # off: no bl* tables (D20)
             return not_found(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
@@ -179,4 +181,4 @@ class BlocklistApp:
 
 def create(context):
     source = BlocklistSource()
-    return Component(BlocklistApp(source), (source,))
+    return Component(BlocklistApp(source, context.schema), (source,))

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 from vamo.compat import version_int
 from vamo.db import as_datetime
+from vamo.generations import BLOCKLIST
 from vamo.refresh import Source
 
 FINGERPRINT_SQL = """
@@ -371,6 +372,7 @@ class BlocklistSource(Source):
     """Keeps the current `Generation` of the blocklist tables in `generation`."""
 
     name = "blocklist"
+    app = BLOCKLIST
 
     def __init__(self):
         self.generation = None

@@ -28,16 +28,21 @@ def cmd_serve(args, config):
     from vamo.serve import serve
     from wsgi import create_app
 
-    return serve(create_app(config), config)
+    service = create_app(config)
+    try:
+        service.refresher.check_start()
+    except DatabaseError as error:  # permanent: no such database, access denied, a missing table
+        raise ConfigError(f"VAMO_DATABASE_URL: {error}") from None
+    return serve(service, config)
 
 
 def cmd_init_db(args, config):
     db = Database(_database_url(args, config), config.db_connect_timeout, config.db_read_timeout)
     try:
-        install_schema(db, drop=args.drop)
+        install_schema(db, drop=args.drop, generation=args.generation)
     finally:
         db.close()
-    print(f"schema installed in {db.url.safe()}")
+    print(f"{args.generation} schema installed in {db.url.safe()}")
     return 0
 
 
@@ -47,7 +52,7 @@ def cmd_demo(args, config):
     db = Database(_database_url(args, config), config.db_connect_timeout, config.db_read_timeout)
     try:
         counts = demo.generate(db, addons=args.addons, seed=args.seed, shape=args.shape,
-                               reset=args.reset)
+                               reset=args.reset, generation=args.generation)
     finally:
         db.close()
     print(f"demo data written to {db.url.safe()}: " +
@@ -70,6 +75,12 @@ def cmd_redirects(args, config):
     return 0
 
 
+_GENERATION_ARGUMENT = dict(
+    default="classic", choices=("classic", "current"),
+    help="AMO's schema generation: classic (2015-2021, addons.thunderbird.net) or current "
+         "(AMO since 2021); default classic")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="vamo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +95,7 @@ def build_parser():
     init_db = commands.add_parser("init-db", help="create vamo's tables")
     init_db.add_argument("--database-url", help="default VAMO_DATABASE_URL")
     init_db.add_argument("--drop", action="store_true", help="drop the tables first")
+    init_db.add_argument("--generation", **_GENERATION_ARGUMENT)
     init_db.set_defaults(run=cmd_init_db)
 
     demo = commands.add_parser("demo", help="write generated AMO-shaped data")
@@ -93,6 +105,7 @@ def build_parser():
     demo.add_argument("--shape", default="realistic", choices=("realistic", "edge"),
                       help="realistic data, or more of the odd cases")
     demo.add_argument("--reset", action="store_true", help="drop vamo's tables first")
+    demo.add_argument("--generation", **_GENERATION_ARGUMENT)
     demo.set_defaults(run=cmd_demo)
 
     settings = commands.add_parser("settings", help="print every setting as a Markdown table")

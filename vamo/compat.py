@@ -140,6 +140,28 @@ def platform_from_appos(app_os):
 STRICT, NORMAL, IGNORE = 0, 1, 2
 COMPAT_MODES = {"strict": STRICT, "normal": NORMAL, "ignore": IGNORE}
 
+
+class Protocol(NamedTuple):
+    """How the update check judges a request on one schema generation (D2, D4, D6, D7, D20)."""
+    generation: str
+    apps: dict            # appID -> Application, the applications answered (others: 400)
+    unknown_mode: int     # the mode of a compatMode value not in COMPAT_MODES (absent: strict)
+    platforms: bool       # appOS picks platform files
+    d2c_min_int: dict     # app id -> default-to-compatible minimum of normal mode (0: none)
+    site_links: bool      # update_link on the site by file id, without ?filehash= (D11)
+
+
+PROTOCOLS = {
+    # AMO 2015-2021 and addons.thunderbird.net: every application, platforms,
+    # default-to-compatible minimums; unknown compatMode is strict.
+    "classic": Protocol("classic", APPS_BY_GUID, STRICT, True, D2C_MIN_INT, False),
+    # Today's AMO view: Firefox and Android only, no platforms, no minimum;
+    # an unknown compatMode is ignore (absent is still strict).
+    "current": Protocol("current", {app.guid: app for app in APPLICATIONS if app.id in (1, 61)},
+                        IGNORE, False, {app.id: 0 for app in APPLICATIONS}, True),
+}
+
+
 # Bounds of an open-ended override interval.
 NO_LOWER_BOUND = -1
 NO_UPPER_BOUND = 2**63

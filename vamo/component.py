@@ -2,7 +2,8 @@
 
 Every app module (update, theme_update, blocklist, redirects) has
 `create(context) -> Component`: it gets the settings, the database URL, a
-per-thread connection for request-time queries and the statsd client, and
+per-thread connection for request-time queries, the statsd client and the
+database's schema generation (known once the database has answered), and
 returns its WSGI app with the data sources the refresher keeps fresh.
 """
 
@@ -10,6 +11,7 @@ from typing import NamedTuple
 
 from vamo.config import Config
 from vamo.db import ThreadConnections
+from vamo.generations import SchemaState
 
 
 class Context(NamedTuple):
@@ -17,6 +19,7 @@ class Context(NamedTuple):
     database_url: str
     connections: ThreadConnections  # request-time queries: one connection per thread
     statsd: object                  # observe.Statsd, or None when metrics are off
+    schema: SchemaState             # the database's generation and apps, once it has answered
 
 
 class Component(NamedTuple):

@@ -107,6 +107,13 @@ def _database_url(value):
     return value
 
 
+def _generation(value):
+    value = value.strip().lower()
+    if value not in ("", "classic", "current"):
+        raise ValueError("expected classic or current")
+    return value
+
+
 def _log_level(value):
     level = value.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -133,6 +140,13 @@ OPTIONS = (
            "Path of the embedded SQLite database used when `VAMO_DATABASE_URL` is empty."),
     Option("VAMO_DEMO_ADDONS", "demo_addons", "1000", _number(int, 1),
            "Number of demo add-ons generated into a new embedded database."),
+    Option("VAMO_DEMO_GENERATION", "demo_generation", "classic", _generation,
+           "Schema generation of a new embedded demo database: `classic` (AMO 2015-2021, "
+           "addons.thunderbird.net) or `current` (AMO since 2021). An embedded database of "
+           "the other generation is made anew."),
+    Option("VAMO_SCHEMA_GENERATION", "schema_generation", "", _generation,
+           "Force the database's schema generation (`classic` or `current`) instead of "
+           "detecting it from its tables at start-up. Empty: detect."),
     Option("VAMO_SITE_URL", "site_url", "https://addons.mozilla.org", _base_url,
            "AMO's site: base of `update_info_url`, theme `detailURL` and redirect targets."),
     Option("VAMO_URL", "vamo_url", "https://versioncheck.addons.mozilla.org", _base_url,

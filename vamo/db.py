@@ -24,7 +24,36 @@ import pymysql
 
 
 class DatabaseError(Exception):
-    """A database could not be reached or answered with an error (one-line message)."""
+    """A database could not be reached or answered with an error (one-line message).
+
+    `permanent`: retrying cannot help (no such database, access denied, a
+    missing table or column): a configuration error, not an outage.
+    """
+
+    permanent = False
+    unreachable = False  # the server could not be reached, or the connection broke
+
+    def __init__(self, message, permanent=False, unreachable=False):
+        super().__init__(message)
+        self.permanent = permanent
+        self.unreachable = unreachable
+
+
+# MySQL error codes that a retry cannot mend: access denied to the database
+# or for the user, unknown database, no such table, unknown column.
+_PERMANENT_MYSQL_ERRORS = frozenset((1044, 1045, 1049, 1146, 1054))
+# Client-side codes of a server that cannot be reached or went away.
+_UNREACHABLE_MYSQL_ERRORS = frozenset((2003, 2006, 2013, 2055))
+
+
+def _wrapped(error, prefix=""):
+    """A driver error as a DatabaseError with a one-line message."""
+    code = error.args[0] if isinstance(error, pymysql.err.Error) and error.args else None
+    permanent = code in _PERMANENT_MYSQL_ERRORS or (
+        isinstance(error, sqlite3.OperationalError) and str(error).startswith(("no such table",
+                                                                              "no such column")))
+    unreachable = code in _UNREACHABLE_MYSQL_ERRORS or isinstance(error, OSError)
+    return DatabaseError(prefix + _one_line(error), permanent, unreachable)
 
 
 class DatabaseURL(NamedTuple):
@@ -120,7 +149,8 @@ def unix_time(value):
     return value.timestamp()
 
 
-sqlite3.register_adapter(datetime.datetime, lambda d: d.strftime("%Y-%m-%d %H:%M:%S"))
+# Whole seconds as "2025-06-01 12:00:00", DATETIME(6) values with their microseconds.
+sqlite3.register_adapter(datetime.datetime, lambda d: d.isoformat(sep=" "))
 sqlite3.register_converter("datetime", _sqlite_datetime)
 
 _MYSQL_ERRORS = (pymysql.err.Error,)
@@ -149,7 +179,7 @@ class Database:
             else:
                 self._conn = self._connect_mysql(connect_timeout, read_timeout)
         except self._errors + (OSError,) as error:
-            raise DatabaseError(f"cannot connect to {self.url.safe()}: {_one_line(error)}") from None
+            raise _wrapped(error, f"cannot connect to {self.url.safe()}: ") from None
 
     def _connect_sqlite(self):
         path = self.url.path
@@ -191,7 +221,7 @@ class Database:
             finally:
                 cursor.close()
         except self._errors as error:
-            raise DatabaseError(_one_line(error)) from None
+            raise _wrapped(error) from None
 
     def stream(self, sql, params=(), batch=5000):
         """Rows of a big SELECT, read in batches (unbuffered on MySQL)."""
@@ -210,7 +240,7 @@ class Database:
             finally:
                 cursor.close()
         except self._errors as error:
-            raise DatabaseError(_one_line(error)) from None
+            raise _wrapped(error) from None
 
     def execute(self, sql, params=()):
         try:
@@ -221,7 +251,7 @@ class Database:
             finally:
                 cursor.close()
         except self._errors as error:
-            raise DatabaseError(_one_line(error)) from None
+            raise _wrapped(error) from None
 
     def executemany(self, sql, rows):
         try:
@@ -231,7 +261,7 @@ class Database:
             finally:
                 cursor.close()
         except self._errors as error:
-            raise DatabaseError(_one_line(error)) from None
+            raise _wrapped(error) from None
 
     def transaction(self):
         """A context manager grouping writes (the generator's bulk inserts)."""
@@ -304,9 +334,12 @@ class ThreadConnections:
         self._local.db = None
 
 
-def schema_statements(dialect):
-    """The statements of schema.sql, translated for `dialect`."""
-    text = resources.files("vamo").joinpath("schema.sql").read_text()
+SCHEMA_FILES = {"classic": "schema.sql", "current": "schema_current.sql"}
+
+
+def schema_statements(dialect, generation="classic"):
+    """The statements of the generation's schema file, translated for `dialect`."""
+    text = resources.files("vamo").joinpath(SCHEMA_FILES[generation]).read_text()
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     statements = [s.strip() for s in re.split(r";\s*\n", text) if s.strip()]
     if dialect == "sqlite":
@@ -325,25 +358,28 @@ def _to_sqlite(statement):
     return statement.rstrip(";")
 
 
-SCHEMA_TABLES = tuple(
-    re.match(r"CREATE TABLE (\w+)", s).group(1)
-    for s in schema_statements("mysql") if s.startswith("CREATE TABLE")
-)
+def _tables(generation):
+    return tuple(re.match(r"CREATE TABLE (\w+)", s).group(1)
+                 for s in schema_statements("mysql", generation) if s.startswith("CREATE TABLE"))
 
 
-def install_schema(db, drop=False):
-    """Create vamo's tables in `db` (dropping them first if `drop`)."""
+SCHEMA_TABLES = {generation: _tables(generation) for generation in SCHEMA_FILES}
+
+
+def install_schema(db, drop=False, generation="classic"):
+    """Create the tables of a schema generation in `db` (dropping vamo's tables of
+    either generation first if `drop`)."""
     if drop:
-        for table in SCHEMA_TABLES:
+        for table in dict.fromkeys(SCHEMA_TABLES["classic"] + SCHEMA_TABLES["current"]):
             db.execute(f"DROP TABLE IF EXISTS {table}")
-    for statement in schema_statements(db.dialect):
+    for statement in schema_statements(db.dialect, generation):
         db.execute(statement)
 
 
-def has_schema(db):
+def has_schema(db, generation="classic"):
     if db.dialect == "sqlite":
         rows = db.query("SELECT name FROM sqlite_master WHERE type = 'table'")
     else:
         rows = db.query("SHOW TABLES")
     present = {row[0] for row in rows}
-    return all(table in present for table in SCHEMA_TABLES)
+    return all(table in present for table in SCHEMA_TABLES[generation])

@@ -467,11 +467,48 @@ _INSERT_ORDER = (
 )
 
 
-def build_rows(addons, seed=1, shape="realistic"):
+# The tables of AMO's current generation (vamo/schema_current.sql).
+_CURRENT_TABLES = ("translations", "appversions", "addons", "versions", "files", "applications_versions")
+
+
+def build_rows(addons, seed=1, shape="realistic", generation="classic"):
     """The rows `generate` writes, as {table: [row dict, ...]} (nothing is written)."""
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r} (known: {', '.join(SHAPES)})")
-    return Generator(addons, seed, SHAPES[shape]).build()
+    rows = Generator(addons, seed, SHAPES[shape]).build()
+    return as_current(rows) if generation == "current" else rows
+
+
+def _microseconds(stamp, row_id):
+    # DATETIME(6): a fraction of a second that differs from row to row.
+    return stamp.replace(microsecond=(row_id * 7919) % 1_000_000)
+
+
+def as_current(rows):
+    """The same catalogue as AMO holds it since 2021 (D20): no platforms or binary
+    components, one file per version (the all-platform one where there is one),
+    `filename` a path `<last 2 digits of the add-on id>/<last 4>/<add-on id>/<name>`,
+    DATETIME(6) stamps, and none of the compat override, lightweight-theme and
+    legacy blocklist tables."""
+    addon_of = {version["id"]: version["addon_id"] for version in rows.get("versions", [])}
+    kept = {}
+    for row in rows.get("files", []):
+        first = kept.get(row["version_id"])
+        if first is None or (row["platform_id"] == compat.PLATFORM_ALL and first["platform_id"] != 1):
+            kept[row["version_id"]] = row
+    files = []
+    for row in sorted(kept.values(), key=lambda r: r["id"]):
+        row = {key: value for key, value in row.items() if key not in ("platform_id", "binary_components")}
+        addon_id = addon_of[row["version_id"]]
+        row["filename"] = f"{addon_id % 100:02d}/{addon_id % 10000:04d}/{addon_id}/{row['filename']}"
+        files.append(row)
+    current = {table: rows.get(table, []) for table in _CURRENT_TABLES}
+    current["files"] = files
+    for table, table_rows in current.items():
+        current[table] = [
+            {**row, "created": _microseconds(row["created"], n), "modified": _microseconds(row["modified"], n)}
+            for n, row in enumerate(table_rows, 1)]
+    return current
 
 
 def write_rows(db, rows, batch=2000):
@@ -488,16 +525,16 @@ def write_rows(db, rows, batch=2000):
                 db.executemany(sql, [tuple(r[c] for c in columns) for r in table_rows[start:start + batch]])
 
 
-def generate(db, addons=1000, seed=1, shape="realistic", reset=False):
-    """Write a generated AMO dataset into `db`; returns {table: row count}.
+def generate(db, addons=1000, seed=1, shape="realistic", reset=False, generation="classic"):
+    """Write a generated AMO dataset of a schema generation into `db`; returns {table: row count}.
 
     Installs the schema when it is missing; refuses to write into a database
     that already holds add-ons unless `reset` (which drops vamo's tables).
     """
-    if reset or not has_schema(db):
-        install_schema(db, drop=True)
+    if reset or not has_schema(db, generation):
+        install_schema(db, drop=True, generation=generation)
     elif db.query("SELECT COUNT(*) FROM addons")[0][0]:
         raise ValueError("the database already holds add-ons; use --reset to replace them")
-    rows = build_rows(addons, seed, shape)
+    rows = build_rows(addons, seed, shape, generation)
     write_rows(db, rows)
-    return {table: len(rows.get(table, [])) for table in _INSERT_ORDER}
+    return {table: len(rows.get(table, [])) for table in _INSERT_ORDER if table in rows}

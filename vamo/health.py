@@ -12,6 +12,7 @@ from vamo import __version__
 from vamo.http import json_response, not_found
 
 _NO_CACHE = ("Cache-Control", "no-cache, no-store")
+_STATES = {True: "ok", False: "error", None: "off"}
 
 
 class Health:
@@ -32,10 +33,10 @@ class Health:
 
     def heartbeat(self, start_response):
         checks = self.refresher.checks()
-        ok = all(passed for passed, _ in checks.values())
+        ok = all(passed is not False for passed, _ in checks.values())  # None: an app that is off
         body = {
             "status": "ok" if ok else "error",
-            "checks": {name: "ok" if passed else "error" for name, (passed, _) in checks.items()},
+            "checks": {name: _STATES[passed] for name, (passed, _) in checks.items()},
             "details": {name: detail for name, (_, detail) in checks.items()},
         }
         status = "200 OK" if ok else "500 Internal Server Error"

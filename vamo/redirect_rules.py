@@ -60,6 +60,7 @@ class Lookup(NamedTuple):
     needs: tuple
     gives: tuple
     find: Callable  # find(connections, path_values) -> dict of `gives`, or None: 404
+    app: str = None  # the app whose tables it reads: its rules are 404 while that app is off
 
 
 class Rule(NamedTuple):

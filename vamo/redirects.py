@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from vamo.component import Component
 from vamo.db import DatabaseError
+from vamo.generations import THEME
 from vamo.http import EMPTY, not_found
 from vamo.redirect_rules import (BASES, METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup,
                                  load_rules)
@@ -61,7 +62,7 @@ def find_version(connections, values):
 
 
 LOOKUPS = {
-    "persona": Lookup(needs=("persona_id",), gives=("slug",), find=find_persona),
+    "persona": Lookup(needs=("persona_id",), gives=("slug",), find=find_persona, app=THEME),
     "version": Lookup(needs=("version_id",), gives=("slug", "version"), find=find_version),
 }
 
@@ -124,7 +125,8 @@ def _empty(start_response, status, headers=()):
 class Redirects:
     """The WSGI app: the first rule of the request's site that matches answers."""
 
-    def __init__(self, rules, bases, connections, max_age):
+    def __init__(self, rules, bases, connections, max_age, schema):
+        self.schema = schema
         self.rules = {site: tuple(rule for rule in rules if rule.site == site) for site in SITES}
         self.bases = bases
         self.connections = connections
@@ -144,8 +146,11 @@ class Redirects:
                 return _empty(start_response, "400 Bad Request")
         looked_up = {}
         if rule.lookup != NO_LOOKUP:
+            lookup = LOOKUPS[rule.lookup]
+            if self.schema.is_off(lookup.app):
+                return not_found(environ, start_response)  # e.g. no personas table (D20)
             try:
-                looked_up = LOOKUPS[rule.lookup].find(self.connections, values)
+                looked_up = lookup.find(self.connections, values)
             except DatabaseError:
                 return _empty(start_response, "503 Service Unavailable",
                               [("Retry-After", RETRY_AFTER_SECONDS)])
@@ -175,4 +180,5 @@ def create(context):
     config = context.config
     rules = load_rules(config.redirect_rules, LOOKUPS)
     bases = {name: getattr(config, setting) for name, setting in BASES.items()}
-    return Component(Redirects(rules, bases, context.connections, config.redirect_max_age))
+    return Component(Redirects(rules, bases, context.connections, config.redirect_max_age,
+                               context.schema))

@@ -21,6 +21,7 @@ import time
 
 from vamo import observe
 from vamo.db import Database, DatabaseError
+from vamo.generations import SchemaState
 
 log = logging.getLogger("vamo.refresh")
 
@@ -50,6 +51,7 @@ class Source:
     """Data loaded from the database. Subclasses implement `load` and `refresh`."""
 
     name = "data"
+    app = None     # the app it serves (vamo.generations): off when the database lacks its tables
     loaded = False
 
     def load(self, db):
@@ -63,9 +65,10 @@ class Source:
 
 class Refresher:
     def __init__(self, database_url, sources, refresh_seconds=5.0, reconcile_seconds=600.0,
-                 connect_timeout=5.0, read_timeout=60.0, stale_seconds=60.0):
+                 connect_timeout=5.0, read_timeout=60.0, stale_seconds=60.0, schema=None):
         self.database_url = database_url
         self.sources = list(sources)
+        self.schema = schema or SchemaState()
         self.refresh_seconds = refresh_seconds
         self.reconcile_seconds = reconcile_seconds
         self.connect_timeout = connect_timeout
@@ -91,13 +94,34 @@ class Refresher:
             self._db = Database(self.database_url, self.connect_timeout, self.read_timeout)
         return self._db
 
+    def check_start(self):
+        """Read the database's schema once, before serving (D20).
+
+        A permanent error (no such database, access denied, a missing table
+        or column) is raised: retrying cannot mend a configuration error. An
+        unreachable server is left to the background passes, which keep
+        trying while the heartbeat says so. True when the schema was read.
+        """
+        try:
+            self.schema.of(self._connect())
+            return True
+        except DatabaseError as error:
+            self.disconnect()
+            if error.permanent:
+                raise
+            log.warning("database unreachable at start-up, answering 503 until it answers: %s", error)
+            return False
+
     def run_once(self):
         """One pass over every source; True when it reached the database."""
         try:
             db = self._connect()
             db.ping()  # the heartbeat reports this round trip, even when no source asks anything
+            schema = self.schema.of(db)
             reconcile = time.monotonic() >= self._next_reconcile
             for source in self.sources:
+                if source.app is not None and source.app not in schema.apps:
+                    continue  # its app is off: the database has no tables for it
                 if reconcile or not source.loaded:
                     with _no_collection_pauses():
                         source.load(db)
@@ -107,7 +131,7 @@ class Refresher:
             if reconcile:
                 self._next_reconcile = time.monotonic() + self.reconcile_seconds
         except DatabaseError as error:
-            self._failed(str(error), None)
+            self._failed(str(error), None, error)
             return False
         except Exception as error:  # a bug in a source: report it, keep serving
             self._failed(f"{type(error).__name__}: {error}", error)
@@ -124,7 +148,7 @@ class Refresher:
         self.backoff = 0.0
         self.passes += 1
 
-    def _failed(self, message, error):
+    def _failed(self, message, error, database_error=None):
         self.disconnect()
         first = self.failing_since is None
         self.last_error = message
@@ -135,7 +159,9 @@ class Refresher:
                 log.error("refresh failed", exc_info=error)
                 observe.capture_exception(error)
             else:
-                observe.capture_message(f"database unreachable, serving the last loaded data: {message}")
+                # The message says which: a server that is gone, or one that answered with an error.
+                what = "database unreachable" if database_error.unreachable else "database error"
+                observe.capture_message(f"{what}, serving the last loaded data: {message}")
         else:
             log.info("refresh still failing (retry in %.0f s): %s", self.backoff, message)
 
@@ -169,10 +195,10 @@ class Refresher:
 
     # -- health ----------------------------------------------------------------------------
     def loaded(self):
-        return all(source.loaded for source in self.sources)
+        return all(source.loaded for source in self.sources if not self.schema.is_off(source.app))
 
     def checks(self):
-        """{check name: (ok, detail)} for /__heartbeat__."""
+        """{check name: (ok, detail)} for /__heartbeat__; ok is None for an app that is off."""
         now = time.monotonic()
         if self.failing_since is not None:
             since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.failing_since))
@@ -182,9 +208,12 @@ class Refresher:
         else:
             database = (True, f"reached {now - self.last_success:.1f} s ago")
         checks = {"database": database}
+        schema = self.schema.schema
         for source in self.sources:
             refreshed = self.source_success.get(source.name)
-            if not source.loaded or refreshed is None:
+            if schema is not None and source.app is not None and source.app not in schema.apps:
+                checks[source.name] = (None, f"off: {schema.off[source.app]}")
+            elif not source.loaded or refreshed is None:
                 checks[source.name] = (False, "not loaded yet")
             elif now - refreshed > self.stale_seconds:
                 checks[source.name] = (False, f"stale: last refreshed {now - refreshed:.0f} s ago")

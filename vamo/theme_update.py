@@ -30,6 +30,7 @@ from urllib.parse import quote, unquote_plus
 from vamo import observe
 from vamo.component import Component
 from vamo.db import DatabaseError, unix_time
+from vamo.generations import THEME
 from vamo.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag
 from vamo.refresh import Source
 from vamo.tagged_cache import TaggedCache
@@ -297,6 +298,7 @@ class ThemeChanges(Source):
     """
 
     name = "themes"
+    app = THEME
 
     def __init__(self, cache):
         self.cache = cache
@@ -320,7 +322,8 @@ class ThemeChanges(Source):
 
 
 class ThemeUpdateApp:
-    def __init__(self, config, connections, cache):
+    def __init__(self, config, connections, cache, schema):
+        self.schema = schema
         self.connections = connections
         self.cache = cache
         self.renderer = Renderer(config)
@@ -332,6 +335,8 @@ class ThemeUpdateApp:
         if method != "GET" and method != "HEAD":
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return [EMPTY]
+        if self.schema.is_off(THEME):  # no personas table (D20)
+            return self.respond(NOT_FOUND, environ, start_response, method == "HEAD")
         path = environ.get("PATH_INFO", "")
         getpersonas = wants_getpersonas(environ.get("QUERY_STRING", ""))
         key = (path, getpersonas)
@@ -376,6 +381,6 @@ class ThemeUpdateApp:
 
 def create(context):
     cache = TaggedCache(context.config.theme_cache_size)
-    app = ThemeUpdateApp(context.config, context.connections, cache)
+    app = ThemeUpdateApp(context.config, context.connections, cache, context.schema)
     return Component(observe.timed(app, "services.theme_update", context.statsd),
                      (ThemeChanges(cache),))

@@ -188,7 +188,8 @@ class UpdateCheck:
             params = parse_query(environ.get("QUERY_STRING", ""))
         except ValueError:  # BadQuery, UnicodeDecodeError
             return self._bad(start_response, False)
-        app = compat.APPS_BY_GUID.get(params.get("appID"))
+        protocol = data.protocol
+        app = protocol.apps.get(params.get("appID"))
         if app is None:
             return self._bad(start_response, False)
         guid = params.get("id")
@@ -198,9 +199,12 @@ class UpdateCheck:
             return self._bad(start_response, rdf)
 
         key = guid.lower()
+        mode = params.get("compatMode")
         # The id as sent is part of the request: the answer echoes it (D10).
-        request = (app.id, self._version_int(app_version), self._platform(params.get("appOS")),
-                   compat.COMPAT_MODES.get(params.get("compatMode"), compat.STRICT), rdf, guid)
+        request = (app.id, self._version_int(app_version),
+                   self._platform(params.get("appOS")) if protocol.platforms else 0,
+                   compat.STRICT if mode is None else compat.COMPAT_MODES.get(mode, protocol.unknown_mode),
+                   rdf, guid)
         answers = cache.by_addon.get(key)
         answer = answers.get(request) if answers else None
         if answer is None:
@@ -208,7 +212,7 @@ class UpdateCheck:
             if entry is None:
                 answer = self._empty_answer(rdf)
             else:
-                answer = self._answer(entry, app, *request[1:])
+                answer = self._answer(protocol, entry, app, *request[1:])
                 cache.put(key, request, answer)
 
         headers = [("Expires", self.expiry.expires())]
@@ -229,11 +233,12 @@ class UpdateCheck:
             return self._version_int(client_version or "") <= compat.THUNDERBIRD_LAST_RDF_INT
         return answer_format is compat.RDF
 
-    def _answer(self, entry, app, app_version_int, platform, mode, rdf, guid):
-        candidate = find_update(entry, app.id, app_version_int, platform, mode)
+    def _answer(self, protocol, entry, app, app_version_int, platform, mode, rdf, guid):
+        candidate = find_update(entry, app.id, app_version_int, platform, mode,
+                                protocol.d2c_min_int[app.id])
         render = self.renderer.rdf if rdf else self.renderer.json
-        return Answer(render(entry, app, candidate, guid), _RDF_TYPE if rdf else _JSON_TYPE,
-                      self._http_date(entry.modified))
+        return Answer(render(entry, app, candidate, guid, protocol.site_links),
+                      _RDF_TYPE if rdf else _JSON_TYPE, self._http_date(entry.modified))
 
     def _empty_answer(self, rdf):
         """The 200 answer for an unknown add-on (never cached per add-on: ids are unbounded)."""
@@ -250,10 +255,9 @@ class UpdateCheck:
         return [body]
 
 
-def find_update(entry, app_id, app_version_int, platform, mode):
+def find_update(entry, app_id, app_version_int, platform, mode, d2c_min_int):
     """The candidate to offer (D9: the first that qualifies, in index order), or None."""
     overrides = entry.overrides.get(app_id)
-    d2c_min_int = compat.D2C_MIN_INT[app_id]
     qualifies = compat.qualifies
     for candidate in entry.candidates.get(app_id, ()):
         if qualifies(app_version_int, platform, mode, min_int=candidate.min_int,
@@ -267,6 +271,6 @@ def find_update(entry, app_id, app_version_int, platform, mode):
 def create(context):
     config = context.config
     cache = ResponseCache(config.cache_size)
-    data = UpdateData(on_change=cache.invalidate)
+    data = UpdateData(on_change=cache.invalidate, schema=context.schema)
     app = UpdateCheck(config, data, cache)
     return Component(timed(app, "services.update", context.statsd), (data,))

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from vamo import compat
 from vamo.db import as_datetime, unix_time
+from vamo.generations import CLASSIC, CURRENT, UPDATE, SchemaState
 from vamo.refresh import Source
 
 log = logging.getLogger("vamo.update")
@@ -40,15 +41,17 @@ SELECT a.id, a.guid, a.addontype_id, a.slug, a.modified
 FROM addons a
 WHERE {_ELIGIBLE_ADDON}{{filter}}"""
 
-CANDIDATES_SQL = f"""
+# The classic generation reads the file's platform and binary-components
+# flag; the current one has neither (every file is for all platforms, D6).
+_CANDIDATES_TEMPLATE = f"""
 SELECT v.addon_id, v.id, v.version, v.releasenotes, v.modified,
-       f.id, f.platform_id, f.filename, f.hash, f.strict_compatibility, f.binary_components,
+       f.id, {{platform}}, f.filename, f.hash, f.strict_compatibility, {{binary}},
        f.modified, av.application_id, av.min, av.max, av.modified
 FROM versions v
 JOIN addons a ON a.id = v.addon_id
 JOIN files f ON f.version_id = v.id
 JOIN applications_versions av ON av.version_id = v.id
-WHERE {_ELIGIBLE_ADDON} AND v.channel = 2 AND v.deleted = 0 AND f.status = 4{{filter}}"""
+WHERE {_ELIGIBLE_ADDON} AND v.channel = 2 AND v.deleted = 0 AND f.status = 4{{{{filter}}}}"""
 
 OVERRIDES_SQL = """
 SELECT co.addon_id, cr.type, cr.min_version, cr.max_version, cr.app_id,
@@ -76,7 +79,7 @@ APPVERSIONS_STATE_SQL = "SELECT COUNT(*), MAX(modified) FROM appversions"
 # modified); one bound parameter per part. The table numbers only tell rows
 # apart; the version id (NULL for add-on and override rows) lets a refresh
 # re-read just the changed versions of an add-on with a long history.
-CHANGED_SQL = """
+_CHANGED_PARTS = """
 SELECT 1, a.id, a.id, NULL, a.modified FROM addons a WHERE a.modified >= %s
 UNION ALL
 SELECT 2, v.id, v.addon_id, v.id, v.modified FROM versions v WHERE v.modified >= %s
@@ -85,21 +88,45 @@ SELECT 3, f.id, v.addon_id, v.id, f.modified FROM files f JOIN versions v ON v.i
 WHERE f.modified >= %s
 UNION ALL
 SELECT 4, av.id, v.addon_id, v.id, av.modified FROM applications_versions av
-JOIN versions v ON v.id = av.version_id WHERE av.modified >= %s
+JOIN versions v ON v.id = av.version_id WHERE av.modified >= %s"""
+_CHANGED_OVERRIDES = """
 UNION ALL
 SELECT 5, co.id, co.addon_id, NULL, co.modified FROM compat_override co
 WHERE co.addon_id IS NOT NULL AND co.modified >= %s
 UNION ALL
 SELECT 6, cr.id, co.addon_id, NULL, cr.modified FROM compat_override_range cr
 JOIN compat_override co ON co.id = cr.compat_id WHERE co.addon_id IS NOT NULL AND cr.modified >= %s"""
-_CHANGED_PARTS = 6
 
-MAX_MODIFIED_SQL = """
+_MAX_MODIFIED_TEMPLATE = """
 SELECT MAX(m) FROM (
   SELECT MAX(modified) AS m FROM addons UNION ALL SELECT MAX(modified) FROM versions
-  UNION ALL SELECT MAX(modified) FROM files UNION ALL SELECT MAX(modified) FROM applications_versions
-  UNION ALL SELECT MAX(modified) FROM compat_override UNION ALL SELECT MAX(modified) FROM compat_override_range
+  UNION ALL SELECT MAX(modified) FROM files UNION ALL SELECT MAX(modified) FROM applications_versions{overrides}
 ) AS latest"""
+_MAX_MODIFIED_OVERRIDES = """
+  UNION ALL SELECT MAX(modified) FROM compat_override UNION ALL SELECT MAX(modified) FROM compat_override_range"""
+
+
+class Queries(NamedTuple):
+    """The update check's SQL for one schema generation (D20)."""
+    candidates: str
+    changed: str
+    max_modified: str
+    overrides: bool   # the generation has compat override tables
+
+    @property
+    def changed_parts(self):
+        return self.changed.count("%s")
+
+
+QUERIES = {
+    CLASSIC: Queries(
+        _CANDIDATES_TEMPLATE.format(platform="f.platform_id", binary="f.binary_components"),
+        _CHANGED_PARTS + _CHANGED_OVERRIDES,
+        _MAX_MODIFIED_TEMPLATE.format(overrides=_MAX_MODIFIED_OVERRIDES), True),
+    CURRENT: Queries(
+        _CANDIDATES_TEMPLATE.format(platform=compat.PLATFORM_ALL, binary=0),
+        _CHANGED_PARTS, _MAX_MODIFIED_TEMPLATE.format(overrides=""), False),
+}
 
 _IN_BATCH = 500
 # A refresh asks again for rows modified this long before the newest one it
@@ -183,7 +210,7 @@ def load_appversions(db):
     return {row[0]: (row[1], row[2], compat.version_int(row[2])) for row in db.query(APPVERSIONS_SQL)}
 
 
-def build_candidates(db, appversions, column, ids):
+def build_candidates(db, queries, appversions, column, ids):
     """The candidates of the rows whose `column` is among `ids` (every row when
     None): ({add-on id: {app id: [Candidate]}}, {add-on id: newest `modified`})."""
     per_addon = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -191,7 +218,7 @@ def build_candidates(db, appversions, column, ids):
     releases = {}
     for (addon_id, version_id, version, notes, v_modified, file_id, platform_id, filename, file_hash,
          strict, binary, f_modified, app_id, min_id, max_id, av_modified) in _select(
-            db, CANDIDATES_SQL, column, ids):
+            db, queries.candidates, column, ids):
         low, high = appversions.get(min_id), appversions.get(max_id)
         # The range's bounds must exist and belong to the range's application.
         if low is None or high is None or low[0] != app_id or high[0] != app_id:
@@ -212,16 +239,16 @@ def _sorted_candidates(by_app):
     return {app_id: tuple(sorted(rows, key=_candidate_order)) for app_id, rows in by_app.items() if rows}
 
 
-def build_entries(db, appversions, addon_ids=None):
+def build_entries(db, queries, appversions, addon_ids=None):
     """Entries of the eligible add-ons among `addon_ids` (all when None), by add-on id."""
     addons = {row[0]: row for row in _select(db, ADDONS_SQL, "a.id", addon_ids)}
-    per_addon, candidates_modified = build_candidates(db, appversions, "v.addon_id", addon_ids)
+    per_addon, candidates_modified = build_candidates(db, queries, appversions, "v.addon_id", addon_ids)
     modified = {addon_id: max(unix_time(row[4]), candidates_modified.get(addon_id, 0.0))
                 for addon_id, row in addons.items()}
 
     ranges = collections.defaultdict(list)
-    for addon_id, kind, min_v, max_v, app_id, min_app, max_app, co_mod, cr_mod in _select(
-            db, OVERRIDES_SQL, "co.addon_id", addon_ids):
+    for addon_id, kind, min_v, max_v, app_id, min_app, max_app, co_mod, cr_mod in (
+            _select(db, OVERRIDES_SQL, "co.addon_id", addon_ids) if queries.overrides else ()):
         if addon_id in addons:
             ranges[addon_id].append((kind, min_v, max_v, app_id, min_app, max_app))
             modified[addon_id] = max(modified[addon_id], unix_time(co_mod), unix_time(cr_mod))
@@ -247,8 +274,12 @@ class UpdateData(Source):
     """The index the update check answers from, kept fresh by the refresher."""
 
     name = "update_data"
+    app = UPDATE
 
-    def __init__(self, on_change=None):
+    def __init__(self, on_change=None, schema=None):
+        self.schema = schema or SchemaState()
+        self.queries = None       # Queries of the database's generation, set by the first load
+        self.protocol = compat.PROTOCOLS[CLASSIC]  # what requests are judged by (D20)
         self.index = {}           # lower-cased GUID -> AddonEntry
         self.keys = {}            # add-on id -> its key in `index`
         self.loaded = False
@@ -266,10 +297,12 @@ class UpdateData(Source):
     # -- full load / reconciliation ------------------------------------------------------
     def load(self, db):
         started = time.monotonic()
-        newest = db.query(MAX_MODIFIED_SQL)[0][0]
+        generation = self.schema.of(db).generation
+        queries = QUERIES[generation]
+        newest = db.query(queries.max_modified)[0][0]
         state = db.query(APPVERSIONS_STATE_SQL)[0]
         appversions = load_appversions(db)
-        entries = build_entries(db, appversions)
+        entries = build_entries(db, queries, appversions)
         index, keys = {}, {}
         for addon_id, entry in entries.items():
             key = entry.guid.lower()
@@ -278,6 +311,7 @@ class UpdateData(Source):
         changed = [key for key, entry in index.items() if not entry.same_answers(self.index.get(key))]
         changed += [key for key in self.index if key not in index]
         self.index, self.keys = index, keys  # one reference each: requests see old or new
+        self.queries, self.protocol = queries, compat.PROTOCOLS[generation]
         self._appversions, self._appversions_state = appversions, state
         self._newest, self._since, self._applied = as_datetime(newest), None, set()
         self._advance(db.now())
@@ -299,12 +333,12 @@ class UpdateData(Source):
         now = db.now()
         rows = [(table, row_id, addon_id, version_id, as_datetime(modified))
                 for table, row_id, addon_id, version_id, modified
-                in db.query(CHANGED_SQL, (self._since,) * _CHANGED_PARTS)]
+                in db.query(self.queries.changed, (self._since,) * self.queries.changed_parts)]
         # Rows already applied come back while they are in the overlap: skip them.
         fresh = [row for row in rows if (row[0], row[1], row[4]) not in self._applied]
         whole, versions = self._plan(db, fresh)
         if whole:
-            self.apply(build_entries(db, self._appversions, whole), whole)
+            self.apply(build_entries(db, self.queries, self._appversions, whole), whole)
         if versions:
             self.apply(self._patch_versions(db, versions), versions.keys())
         settled = now - SETTLED
@@ -333,14 +367,14 @@ class UpdateData(Source):
             else:
                 versions[addon_id].add(version_id)
         partial = set(versions) - whole
-        if partial:
+        if partial and self.queries.overrides:
             whole.update(row[0] for row in _select(db, WITH_OVERRIDES_SQL, "co.addon_id", partial))
         return whole, {addon_id: ids for addon_id, ids in versions.items() if addon_id not in whole}
 
     def _patch_versions(self, db, versions):
         """Entries of indexed add-ons with the candidates of `versions` ({add-on id: version ids}) re-read."""
         per_addon, modified = build_candidates(
-            db, self._appversions, "v.id", set().union(*versions.values()))
+            db, self.queries, self._appversions, "v.id", set().union(*versions.values()))
         entries = {}
         for addon_id, changed in versions.items():
             old = self.index[self.keys[addon_id]]

@@ -41,7 +41,8 @@ XML-escaped (& < > "); absent optional elements leave no line:
 Nothing qualifies: the first Description with an empty Seq, no second one.
 Unknown add-on or bad request: the root element alone.
 
-Links (D11): update_link = VAMO_ADDONS_URL/<addon id>/<file name>[?filehash=<hash>],
+Links (D11): update_link = VAMO_ADDONS_URL/<addon id>/<file name>[?filehash=<hash>]
+(classic generation) or VAMO_SITE_URL/<app>/downloads/file/<file id>/<basename> (current),
 update_info_url = VAMO_SITE_URL/%APP_LOCALE%/<app>/addon/<slug>/versions/<version>/updateinfo/
 (Firefox replaces %APP_LOCALE%), parts percent-quoted.
 """
@@ -66,7 +67,12 @@ class Renderer:
         self.site_url = site_url
         self.addons_url = addons_url
 
-    def update_link(self, entry, release):
+    def update_link(self, entry, release, app, site_links):
+        if site_links:
+            # Today's AMO: the download view by file id; the file's basename
+            # ends the URL (Fenix matches downloads by it), no ?filehash=.
+            basename = release.filename.rsplit("/", 1)[-1]
+            return f"{self.site_url}/{app.short}/downloads/file/{release.file_id}/{quote(basename)}"
         link = f"{self.addons_url}/{entry.id}/{quote(release.filename)}"
         return f"{link}?filehash={quote(release.hash, safe='')}" if release.hash else link
 
@@ -75,7 +81,7 @@ class Renderer:
                 f"/versions/{quote(release.version, safe='')}/updateinfo/")
 
     # -- JSON ------------------------------------------------------------------------
-    def json(self, entry, app, candidate, guid):
+    def json(self, entry, app, candidate, guid, site_links=False):
         """The manifest for the add-on the client calls `guid`, offering `candidate`,
         or an empty update list when it is None.
 
@@ -87,7 +93,7 @@ class Renderer:
         release = candidate.release
         parts = ['{"addons": {', _json_string(guid), ': {"updates": [{"version": ',
                  _json_string(release.version), ', "update_link": ',
-                 _json_string(self.update_link(entry, release)),
+                 _json_string(self.update_link(entry, release, app, site_links)),
                  ', "applications": {"gecko": {"strict_min_version": ',
                  _json_string(candidate.min_version)]
         if release.strict:
@@ -101,7 +107,7 @@ class Renderer:
         return "".join(parts).encode()
 
     # -- RDF ---------------------------------------------------------------------------
-    def rdf(self, entry, app, candidate, guid):
+    def rdf(self, entry, app, candidate, guid, site_links=False):
         """The RDF for the add-on the client calls `guid`, offering `candidate`, or an
         empty update list when it is None."""
         item = xml_escape(f"urn:mozilla:{entry.type_slug}:{guid}")
@@ -115,6 +121,7 @@ class Renderer:
             return "".join(lines).encode()
         release = candidate.release
         version = xml_escape(release.version)
+        link = self.update_link(entry, release, app, site_links)
         lines += [f'                <RDF:li resource="{item}:{version}"/>\n',
                   "            </RDF:Seq>\n",
                   "        </em:updates>\n",
@@ -127,7 +134,7 @@ class Renderer:
                   f"                <em:id>{xml_escape(app.guid)}</em:id>\n",
                   f"                <em:minVersion>{xml_escape(candidate.min_version)}</em:minVersion>\n",
                   f"                <em:maxVersion>{xml_escape(candidate.max_version)}</em:maxVersion>\n",
-                  f"                <em:updateLink>{xml_escape(self.update_link(entry, release))}</em:updateLink>\n"]
+                  f"                <em:updateLink>{xml_escape(link)}</em:updateLink>\n"]
         if release.has_notes:
             url = xml_escape(self.update_info_url(app, entry, release))
             lines.append(f"                <em:updateInfoURL>{url}</em:updateInfoURL>\n")
