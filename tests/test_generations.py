@@ -244,7 +244,7 @@ def test_a_missing_table_stops_the_start_with_one_line(current_mysql_url, db):
     status, output = start({"VAMO_DATABASE_URL": current_mysql_url})
     assert status == 2, output
     errors = [line for line in output.splitlines() if line.startswith("vamo: ")]
-    assert errors == [f"vamo: VAMO_DATABASE_URL: the database lacks applications_versions, which the "
+    assert errors == ["vamo: VAMO_DATABASE_URL: the database lacks applications_versions, which the "
                       "update check needs (current generation)"], output
 
 
