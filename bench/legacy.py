@@ -251,7 +251,7 @@ class LegacyUpdate:
         app = compat.APPS_BY_GUID.get(data.get("appID"))
         if app is None:
             return 400, False, JSON_EMPTY
-        rdf = app.id in self.rdf_apps
+        rdf = self.wants_rdf(app, data.get("currentAppVersion") or data.get("appVersion"))
         empty = RDF_EMPTY if rdf else JSON_EMPTY
         if not data.get("id") or not data.get("appVersion"):
             return 400, rdf, empty
@@ -282,10 +282,19 @@ class LegacyUpdate:
             raise
         finally:
             self.pool.checkin(conn, broken)
-        return 200, rdf, self.render(rdf, app, addon, row)
+        return 200, rdf, self.render(rdf, app, addon, row, data["id"])
 
-    def render(self, rdf, app, addon, row):
-        addon_id, guid, type_id, slug = addon
+    def wants_rdf(self, app, client_version):
+        """As addons.thunderbird.net: JSON to Thunderbird above 60, RDF to older ones."""
+        if app.id in self.rdf_apps or app.short in ("seamonkey", "mobile"):
+            return True
+        if app.short == "thunderbird":
+            return compat.version_int(client_version or "") <= compat.version_int("60.*")
+        return False
+
+    def render(self, rdf, app, addon, row, guid):
+        """The answer, keyed by the id as the client sent it (as today's AMO does)."""
+        addon_id, _, type_id, slug = addon
         type_slug = TYPE_SLUGS.get(type_id, "extension")
         if row is None:
             if rdf:

@@ -22,7 +22,7 @@ def test_defaults_are_the_production_values():
     assert config.refresh_seconds == 5
     assert config.port == 8000
     assert config.migrated_themes is True
-    assert config.rdf_apps == {18, 59, 60}
+    assert config.rdf_apps == frozenset()  # the format follows the client (D4)
     assert config.statsd_host == ""
 
 

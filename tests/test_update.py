@@ -7,6 +7,7 @@ why not.
 
 import json
 import time
+import xml.dom.minidom
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -57,9 +58,12 @@ class Checker:
         return self.raw(query, compare=compare)
 
     def offered(self, guid, **kwargs):
-        """The version string offered by a JSON answer, or None (no update)."""
+        """The version string offered by a JSON or RDF answer, or None (no update)."""
         response = self.get(guid, **kwargs)
         assert response.status_code == 200
+        if response.mimetype == "text/xml":
+            versions = xml.dom.minidom.parseString(response.get_data()).getElementsByTagName("em:version")
+            return versions[0].firstChild.data if versions else None
         updates = response.json["addons"][next(iter(response.json["addons"]))]["updates"]
         return updates[0]["version"] if updates else None
 
@@ -122,10 +126,12 @@ def test_unknown_addon_gets_the_empty_document(amo, check):
     assert (rdf.status_code, rdf.get_data()) == (200, EMPTY_RDF)
 
 
-def test_guids_match_whatever_their_case_and_answer_as_stored(amo, check):
+def test_guids_match_whatever_their_case_and_answer_the_id_as_sent(amo, check):
     amo.release(amo.addon(guid="{ABCDEF12-3456-7890-abcd-ef1234567890}"), "1.0")
     response = check.get("{abcdef12-3456-7890-ABCD-EF1234567890}")
-    assert list(response.json["addons"]) == ["{ABCDEF12-3456-7890-abcd-ef1234567890}"]
+    # Firefox looks its entry up by exact key: the stored casing would be no update.
+    assert list(response.json["addons"]) == ["{abcdef12-3456-7890-ABCD-EF1234567890}"]
+    assert check.offered("{ABCDEF12-3456-7890-abcd-ef1234567890}") == "1.0"
 
 
 def test_an_addon_without_any_candidate_gets_an_empty_update_list(amo, check):
@@ -203,7 +209,7 @@ def test_normal_mode_needs_the_default_to_compatible_minimum(amo, mysql_url, app
     addon = amo.addon(guid=guid)
     amo.release(addon, "2.0", app=app, min="1.0" if app is not ANDROID else "4.0", max=at)
     amo.release(addon, "3.0", app=app, min="1.0" if app is not ANDROID else "4.0", max=below)
-    check = Checker(mysql_url, rdf_apps=frozenset())  # JSON for every app, to read it easily
+    check = Checker(mysql_url)
     assert check.offered(guid, app=app, version="99.0", mode="normal") == "2.0"
     assert check.offered(guid, app=app, version="99.0", mode="ignore") == "3.0"
 
@@ -211,7 +217,7 @@ def test_normal_mode_needs_the_default_to_compatible_minimum(amo, mysql_url, app
 def test_mobile_has_no_default_to_compatible_minimum(amo, mysql_url):
     addon = amo.addon(guid="fennec@example.com")
     amo.release(addon, "1.0", app=MOBILE, min="1.0", max="4.0")
-    check = Checker(mysql_url, rdf_apps=frozenset())
+    check = Checker(mysql_url)
     assert check.offered("fennec@example.com", app=MOBILE, version="11.0", mode="normal") == "1.0"
 
 
@@ -365,13 +371,65 @@ def test_seamonkey_gets_rdf(amo, check):
 """
 
 
-def test_thunderbird_rdf_escapes_every_value(amo, check):
-    import xml.dom.minidom
+# -- the format by what the client parses (D4) ---------------------------------------------------
 
+@pytest.mark.parametrize("app, app_version, current, rdf", [
+    # Thunderbird 68+ parses only JSON; 60 and older only RDF. The running
+    # client's version (currentAppVersion) decides, as on addons.thunderbird.net.
+    (THUNDERBIRD, "52.9.1", None, True),
+    (THUNDERBIRD, "60.9.1", None, True),
+    (THUNDERBIRD, "61.0", None, False),
+    (THUNDERBIRD, "102.6.0", None, False),
+    (THUNDERBIRD, "153.8.0", None, False),
+    (THUNDERBIRD, "153.8.0", "153.8.0", False),
+    (THUNDERBIRD, "3.7a1pre", "102.6.0", False),   # an old appVersion from a new client
+    (THUNDERBIRD, "102.0", "60.0", True),          # the running client is what counts
+    (THUNDERBIRD, "52.0", "", True),               # blank: appVersion decides
+    (SEAMONKEY, "2.53.1", None, True),
+    (SEAMONKEY, "2.53.1", "153.0", True),          # SeaMonkey binds JSON ranges to the toolkit
+    (MOBILE, "11.0", None, True),
+    (FIREFOX, "153.0", None, False),
+    (ANDROID, "153.0", None, False),
+])
+def test_the_format_follows_what_the_client_parses(amo, check, app, app_version, current, rdf):
+    addon = amo.addon(guid="fmt@Example.com")
+    amo.release(addon, "1.0", app=app, min="1.0" if app is not ANDROID else "4.0", max="*")
+    response = check.get("fmt@example.com", app=app, version=app_version, currentAppVersion=current)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == ("text/xml" if rdf else "application/json")
+    if rdf:
+        body = response.get_data().decode()
+        assert 'about="urn:mozilla:extension:fmt@example.com"' in body  # the id as sent (D10)
+        assert "<em:version>1.0</em:version>" in body
+    else:
+        assert response.json["addons"]["fmt@example.com"]["updates"][0]["version"] == "1.0"
+
+
+def test_an_operator_can_force_rdf_for_an_application(amo, mysql_url):
+    addon = amo.addon(guid="forced@example.com")
+    amo.release(addon, "1.0", app=THUNDERBIRD, min="1.0", max="*")
+    check = Checker(mysql_url, rdf_apps=frozenset({THUNDERBIRD.id}))
+    response = check.get("forced@example.com", app=THUNDERBIRD, version="153.0", currentAppVersion="153.0")
+    assert response.headers["Content-Type"] == "text/xml"
+    firefox = check.get("forced@example.com", version="153.0")
+    assert firefox.headers["Content-Type"] == "application/json"
+
+
+def test_thunderbird_gets_json_and_rdf_answers_cached_apart(amo, check):
+    addon = amo.addon(guid="both@example.com")
+    amo.release(addon, "1.0", app=THUNDERBIRD, min="1.0", max="*")
+    for _ in range(2):  # the second round is served from the cache
+        old = check.get("both@example.com", app=THUNDERBIRD, version="60.0", currentAppVersion="60.0")
+        new = check.get("both@example.com", app=THUNDERBIRD, version="60.0", currentAppVersion="115.0")
+        assert old.headers["Content-Type"] == "text/xml"
+        assert new.headers["Content-Type"] == "application/json"
+
+
+def test_thunderbird_rdf_escapes_every_value(amo, check):
     guid = 'tb&<"quoted">@example.com'
     addon = amo.addon(guid=guid, type=2)
-    amo.release(addon, '1.0 "<b>&', app=THUNDERBIRD, min="3.0", max="128.*", hash="")
-    body = check.get(guid, app=THUNDERBIRD, version="115.0").get_data()
+    amo.release(addon, '1.0 "<b>&', app=THUNDERBIRD, min="3.0", max="60.*", hash="")
+    body = check.get(guid, app=THUNDERBIRD, version="60.0").get_data()
     document = xml.dom.minidom.parseString(body)  # well-formed despite the hostile strings
     descriptions = document.getElementsByTagName("RDF:Description")
     assert descriptions[0].getAttribute("about") == f"urn:mozilla:theme:{guid}"
@@ -382,8 +440,8 @@ def test_thunderbird_rdf_escapes_every_value(amo, check):
 
 def test_rdf_without_an_update(amo, check):
     addon = amo.addon(guid="tb-old@example.com")
-    amo.release(addon, "1.0", app=THUNDERBIRD, min="3.0", max="60.*")
-    body = check.get("tb-old@example.com", app=THUNDERBIRD, version="115.0").get_data().decode()
+    amo.release(addon, "1.0", app=THUNDERBIRD, min="3.0", max="45.*")
+    body = check.get("tb-old@example.com", app=THUNDERBIRD, version="52.0").get_data().decode()
     assert '<RDF:Description about="urn:mozilla:extension:tb-old@example.com">' in body
     assert "<RDF:Seq>\n            </RDF:Seq>" in body
     assert "em:version" not in body

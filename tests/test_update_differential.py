@@ -34,6 +34,7 @@ DATASETS = [
 APP_OS = ("WINNT", "Linux", "Darwin", "Android", "BSD_OS", "SunOS", "FreeBSD",
           "something Linux penguin", "", None)
 MODES = ("strict", "normal", "ignore", "", None, "Normal", "bogus")
+CLIENT_VERSIONS = ("52.9.1", "60.0", "60.9.1", "61.0", "102.6.0", "153.8.0", "2.53.18", "")
 JUNK_VERSIONS = ("", "abc", "*", "0", "3.6.28esr", "1.0beta2", "999999", "4.0b8pre", "65535.100",
                  "\u2322 ugh", "92.0buildid20210903235534")
 
@@ -112,6 +113,8 @@ def make_requests(rng, rows, count):
             params.append(("appVersion", version))
         elif roll < 0.99:
             params.append(("appVersion", rng.choice(JUNK_VERSIONS)))
+        if rng.random() < 0.5:  # the running client's version decides Thunderbird's format (D4)
+            params.append(("currentAppVersion", rng.choice(CLIENT_VERSIONS)))
         app_os = rng.choice(APP_OS)
         if app_os is not None:
             params.append(("appOS", app_os))

@@ -95,6 +95,22 @@ D2C_MIN_INT = {
 }
 
 
+# D4: the answer's format by what the client parses. Firefox and Android read
+# only JSON; Thunderbird 68 and later too, and its JSON ranges work above 60
+# (addons.thunderbird.net's rule), so Thunderbird gets JSON above 60 and RDF
+# up to 60.*, judged by the running client's version; SeaMonkey (which binds
+# JSON ranges to the toolkit version) and the old Mobile get RDF.
+JSON, RDF, BY_CLIENT_VERSION = "json", "rdf", "by client version"
+_FORMATS = {1: JSON, 18: BY_CLIENT_VERSION, 59: RDF, 60: RDF, 61: JSON}
+THUNDERBIRD_LAST_RDF_INT = version_int("60.*")
+
+
+def answer_formats(forced_rdf_apps=()):
+    """{app id: JSON, RDF or BY_CLIENT_VERSION}, with `forced_rdf_apps` always RDF."""
+    return {app_id: RDF if app_id in forced_rdf_apps else answer_format
+            for app_id, answer_format in _FORMATS.items()}
+
+
 def find_application(name):
     """An application by short name, numeric id or GUID, or None."""
     name = name.strip()

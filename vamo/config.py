@@ -146,9 +146,11 @@ OPTIONS = (
            "no `modified` timestamp (hard deletes, raw SQL)."),
     Option("VAMO_STALE_SECONDS", "stale_seconds", "60", _number(float, 1),
            "`/__heartbeat__` fails when the loaded data has not been refreshed for this long."),
-    Option("VAMO_RDF_APPS", "rdf_apps", "thunderbird,seamonkey,mobile", _app_list,
-           "Applications answered with RDF instead of a JSON update manifest "
-           "(short names or ids: firefox, thunderbird, seamonkey, mobile, android)."),
+    Option("VAMO_RDF_APPS", "rdf_apps", "", _app_list,
+           "Applications always answered with RDF, whatever the client's version "
+           "(short names or ids: firefox, thunderbird, seamonkey, mobile, android). "
+           "Empty: by what the client parses (JSON to Firefox, Android and Thunderbird "
+           "above 60; RDF to Thunderbird 60 and older, SeaMonkey and Mobile)."),
     Option("VAMO_CACHE_SIZE", "cache_size", "100000", _number(int, 0),
            "Most rendered update-check answers kept in memory per process; 0 turns "
            "the cache off."),

@@ -29,7 +29,7 @@ from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
 
 MAX_QUERY_LENGTH = 8192
 MAX_AGE = 3600
-_WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode"))
+_WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode", "currentAppVersion"))
 _HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
 _JSON_TYPE = ("Content-Type", "application/json")
 _RDF_TYPE = ("Content-Type", "text/xml")
@@ -158,7 +158,7 @@ class UpdateCheck:
         self.data = data
         self.cache = cache
         self.renderer = Renderer(config.site_url, config.addons_url)
-        self.rdf_apps = config.rdf_apps
+        self.formats = compat.answer_formats(config.rdf_apps)
         self.expiry = ExpiryClock(MAX_AGE)
         self._version_int = memoized(compat.version_int, 10000)
         self._platform = memoized(compat.platform_from_appos, 1000)
@@ -191,15 +191,16 @@ class UpdateCheck:
         app = compat.APPS_BY_GUID.get(params.get("appID"))
         if app is None:
             return self._bad(start_response, False)
-        rdf = app.id in self.rdf_apps
         guid = params.get("id")
         app_version = params.get("appVersion")
+        rdf = self._wants_rdf(app, params.get("currentAppVersion") or app_version)
         if not guid or not app_version:
             return self._bad(start_response, rdf)
 
         key = guid.lower()
+        # The id as sent is part of the request: the answer echoes it (D10).
         request = (app.id, self._version_int(app_version), self._platform(params.get("appOS")),
-                   compat.COMPAT_MODES.get(params.get("compatMode"), compat.STRICT))
+                   compat.COMPAT_MODES.get(params.get("compatMode"), compat.STRICT), rdf, guid)
         answers = cache.by_addon.get(key)
         answer = answers.get(request) if answers else None
         if answer is None:
@@ -207,7 +208,7 @@ class UpdateCheck:
             if entry is None:
                 answer = self._empty_answer(rdf)
             else:
-                answer = self._answer(entry, app, rdf, *request[1:])
+                answer = self._answer(entry, app, *request[1:])
                 cache.put(key, request, answer)
 
         headers = [("Expires", self.expiry.expires())]
@@ -221,10 +222,17 @@ class UpdateCheck:
         return [answer.body] if method == "GET" else [b""]
 
     # -- the parts -----------------------------------------------------------------------
-    def _answer(self, entry, app, rdf, app_version_int, platform, mode):
+    def _wants_rdf(self, app, client_version):
+        """D4: RDF or JSON, by what the client parses (or as the operator forces)."""
+        answer_format = self.formats[app.id]
+        if answer_format is compat.BY_CLIENT_VERSION:
+            return self._version_int(client_version or "") <= compat.THUNDERBIRD_LAST_RDF_INT
+        return answer_format is compat.RDF
+
+    def _answer(self, entry, app, app_version_int, platform, mode, rdf, guid):
         candidate = find_update(entry, app.id, app_version_int, platform, mode)
         render = self.renderer.rdf if rdf else self.renderer.json
-        return Answer(render(entry, app, candidate), _RDF_TYPE if rdf else _JSON_TYPE,
+        return Answer(render(entry, app, candidate, guid), _RDF_TYPE if rdf else _JSON_TYPE,
                       self._http_date(entry.modified))
 
     def _empty_answer(self, rdf):

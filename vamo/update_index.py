@@ -143,7 +143,7 @@ class Candidate(NamedTuple):
 
 class AddonEntry(NamedTuple):
     id: int
-    guid: str           # as stored: the answer's GUID (D10)
+    guid: str           # as stored (the answer echoes the id as sent, D10)
     type_slug: str
     slug: str
     candidates: dict    # app id -> tuple of Candidate, in the order they are tried

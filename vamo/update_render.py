@@ -1,14 +1,17 @@
 """The update check's answers: the JSON update manifest and the RDF (D10, D11).
 
 JSON (Firefox, Firefox for Android):
-    {"addons": {GUID: {"updates": [UPDATE]}}}, UPDATE with "version",
+    {"addons": {ID: {"updates": [UPDATE]}}}, UPDATE with "version",
     "update_link", "applications": {"gecko": {"strict_min_version"[,
     "strict_max_version" only for a strict file]}}, "update_hash" when the
     file has a hash, "update_info_url" when the version has release notes;
     Python's json.dumps defaults (ASCII, ", " and ": " separators). Nothing
     qualifies: an empty "updates" list. Unknown add-on or bad request: {}.
 
-RDF (Thunderbird, SeaMonkey, Mobile), four-space indentation, every value
+ID is the add-on id exactly as the client sent it (D10): clients look their
+entry up by exact key, while GUIDs match case-insensitively.
+
+RDF (Thunderbird 60 and older, SeaMonkey, Mobile), four-space indentation, every value
 XML-escaped (& < > "); absent optional elements leave no line:
     <?xml version="1.0"?>
     <RDF:RDF xmlns:RDF="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -72,16 +75,17 @@ class Renderer:
                 f"/versions/{quote(release.version, safe='')}/updateinfo/")
 
     # -- JSON ------------------------------------------------------------------------
-    def json(self, entry, app, candidate):
-        """The manifest offering `candidate`, or an empty update list when it is None.
+    def json(self, entry, app, candidate, guid):
+        """The manifest for the add-on the client calls `guid`, offering `candidate`,
+        or an empty update list when it is None.
 
         Written out by hand, each string through the json module's own
         escaping: the same bytes as json.dumps of the nested dicts (the tests
         compare them) at a third of the cost."""
         if candidate is None:
-            return b'{"addons": {%s: {"updates": []}}}' % _json_string(entry.guid).encode()
+            return b'{"addons": {%s: {"updates": []}}}' % _json_string(guid).encode()
         release = candidate.release
-        parts = ['{"addons": {', _json_string(entry.guid), ': {"updates": [{"version": ',
+        parts = ['{"addons": {', _json_string(guid), ': {"updates": [{"version": ',
                  _json_string(release.version), ', "update_link": ',
                  _json_string(self.update_link(entry, release)),
                  ', "applications": {"gecko": {"strict_min_version": ',
@@ -97,9 +101,10 @@ class Renderer:
         return "".join(parts).encode()
 
     # -- RDF ---------------------------------------------------------------------------
-    def rdf(self, entry, app, candidate):
-        """The RDF offering `candidate`, or an empty update list when it is None."""
-        item = xml_escape(f"urn:mozilla:{entry.type_slug}:{entry.guid}")
+    def rdf(self, entry, app, candidate, guid):
+        """The RDF for the add-on the client calls `guid`, offering `candidate`, or an
+        empty update list when it is None."""
+        item = xml_escape(f"urn:mozilla:{entry.type_slug}:{guid}")
         lines = [_RDF_HEAD,
                  f'    <RDF:Description about="{item}">\n',
                  "        <em:updates>\n",
