@@ -2,7 +2,9 @@
 
 A generation knows its tables and where vamo's `update_link` points, so it
 puts each XPI where the local file server serves that link. Everything
-specific to one generation's tables and links sits in its class.
+specific to one generation's tables and links sits in its class; a new
+generation is a class with the same methods, added to the `generation`
+fixture's params in tests/test_e2e.py.
 """
 
 import hashlib

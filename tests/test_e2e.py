@@ -226,6 +226,9 @@ def test_nothing_the_client_did_left_127_0_0_1(client, vamo):
     assert client.proxy_for("https://versioncheck.addons.mozilla.org/update/") == dead
     assert client.proxy_for("https://firefox.settings.services.mozilla.com/v1/") == dead
     assert client.proxy_for(f"http://127.0.0.1:{vamo.port}/update/") is None
+    # One request of its own, so the check below also holds when this test runs alone.
+    assert client.run("return fetch(arguments[0]).then(r => r.status);",
+                      f"http://127.0.0.1:{vamo.port}/__lbheartbeat__") == 200
     answered = [line for line in client.requests() if " -> " in line]
-    assert answered, "the scenarios' requests were not recorded"
+    assert answered, "the client's requests were not recorded"
     assert all(urlsplit(line.split()[1]).hostname == "127.0.0.1" for line in answered), answered
