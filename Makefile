@@ -1,10 +1,11 @@
 # vamo: the two set-up commands are `make serve` and `make test` (see README.md);
-# `make bench` measures throughput (bench/README.md; options: make bench ARGS="--scale 1000").
+# `make bench` measures throughput (bench/README.md; options: make bench ARGS="--scale 1000");
+# `make e2e` has real Firefox ESR and Thunderbird update an add-on through vamo.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test bench prerequisites clean
+.PHONY: serve test bench e2e prerequisites clean
 
 # The virtual environment, rebuilt when the packaging changes. meinheld is
 # installed first, built from source without greenlet: its published metadata
@@ -35,6 +36,16 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 bench: $(VENV)/.bench-installed
 	scripts/prerequisites bench
 	$(BIN)/python -m bench.run $(ARGS)
+
+# The e2e extra (marionette-driver) goes into the same venv; the clients are
+# Debian packages. pytest runs only the tests marked e2e (tests/test_e2e.py).
+$(VENV)/.e2e-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[serve,tests,e2e]'
+	touch $@
+
+e2e: $(VENV)/.e2e-installed
+	scripts/prerequisites e2e
+	$(BIN)/pytest -m e2e
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
