@@ -24,10 +24,11 @@ class Classic:
     """
 
     name = "classic"
+    clients = ("firefox", "thunderbird")
 
     def __init__(self, db, files_url, files_dir):
         self.db = db
-        self.amo = Amo(db)
+        self.amo = Amo(db, self.name)
         self.files_url = files_url
         self.files_dir = files_dir
 
@@ -53,3 +54,29 @@ class Classic:
     def set_status(self, addon, status):
         """Change the add-on's status as AMO does, with a new `modified` for the refresher."""
         self.db.execute("UPDATE addons SET status = %s, modified = NOW() WHERE id = %s", (status, addon))
+
+
+class Current(Classic):
+    """AMO's tables since 2021: one file per version, `filename` a path, DATETIME(6).
+
+    update_link = VAMO_SITE_URL/<app>/downloads/file/<file id>/<basename>; only
+    Firefox and Android are answered (Thunderbird asks addons.thunderbird.net).
+    """
+
+    name = "current"
+    clients = ("firefox",)
+
+    def vamo_env(self):
+        return {"VAMO_SITE_URL": self.files_url}
+
+    def release(self, addon, version, xpi, app, min, max, strict=False, hash=None):
+        basename = f"addon-{addon}-{version}.xpi"
+        vid = self.amo.release(addon, version, app=app, min=min, max=max, strict=int(strict),
+                               hash=hash or sha256(xpi),
+                               filename=f"{addon % 100:02d}/{addon % 10000:04d}/{addon}/{basename}")
+        file_id = self.db.query("SELECT id FROM files WHERE version_id = %s", (vid,))[0][0]
+        folder = os.path.join(self.files_dir, app.short, "downloads", "file", str(file_id))
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, basename), "wb") as out:
+            out.write(xpi)
+        return vid
