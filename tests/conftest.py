@@ -22,16 +22,22 @@ def mariadb():
     server.cleanup()
 
 
-@pytest.fixture
-def mysql_url(mariadb):
-    """A new, empty MariaDB database with vamo's schema, dropped after the test."""
+def _empty_database(mariadb, generation):
+    """A new, empty MariaDB database with a generation's schema; (name, URL)."""
     name = mariadb.create_database()
     url = mariadb.url(name)
     db = Database(url)
     try:
-        install_schema(db)
+        install_schema(db, generation=generation)
     finally:
         db.close()
+    return name, url
+
+
+@pytest.fixture
+def mysql_url(mariadb):
+    """A new, empty MariaDB database with vamo's (classic) schema, dropped after the test."""
+    name, url = _empty_database(mariadb, "classic")
     yield url
     mariadb.drop_database(name)
 
@@ -39,13 +45,7 @@ def mysql_url(mariadb):
 @pytest.fixture
 def current_mysql_url(mariadb):
     """A new, empty MariaDB database with the current generation's schema (AMO since 2021)."""
-    name = mariadb.create_database()
-    url = mariadb.url(name)
-    db = Database(url)
-    try:
-        install_schema(db, generation="current")
-    finally:
-        db.close()
+    name, url = _empty_database(mariadb, "current")
     yield url
     mariadb.drop_database(name)
 
