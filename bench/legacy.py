@@ -6,7 +6,7 @@ the status, platform, compatibility, default-to-compatible and override
 rules and picks the newest row with ORDER BY ... LIMIT 1), renders the answer
 from string templates, and returns the connection with a rollback.
 
-It takes the same decisions as vamo (DESIGN.md D1-D12), written
+It takes the same decisions as vamo (D1-D12 of docs/decisions.md), written
 independently of vamo's engine (SQL instead of the in-memory index,
 templates instead of json.dumps), so that the two answering alike means
 something. Like AMO, it reads compat overrides from `incompatible_versions`,

@@ -1,7 +1,7 @@
 """A realistic request mix for the update check, derived from the generated data.
 
 Each request is the URL Firefox (or Thunderbird, SeaMonkey, Firefox for
-Android) builds from `extensions.update.url` (spec section 2.1): the same
+Android) builds from `extensions.update.url` (docs/update-check.md, "The request"): the same
 parameters in the same order, each value escaped with encodeURIComponent as
 the add-on manager's escapeAddonURI does. Who asks what:
 
@@ -27,7 +27,7 @@ from urllib.parse import quote
 from vamo import compat
 
 PATH = "/update/VersionCheck.php"
-HOST = "versioncheck-bg.addons.mozilla.org"  # background checks use this host (spec 2.1)
+HOST = "versioncheck-bg.addons.mozilla.org"  # background checks use this host
 
 # Share of update checks by client application (ids as compat.APPLICATIONS).
 CLIENT_APPS = ((1, 0.82), (61, 0.08), (18, 0.07), (59, 0.02), (60, 0.01))

@@ -5,7 +5,7 @@ replica: the add-on by GUID, then the newest qualifying version with its
 file and application range, judged on the stored `appversions.version_int`.
 Written independently of vamo's engine (SQL instead of the in-memory index,
 dicts through json.dumps instead of hand-written JSON), so that the two
-answering alike means something. Rules (DESIGN.md D2-D11 for the current
+answering alike means something. Rules (D2-D11 of docs/decisions.md for the current
 generation): Firefox and Android only; no platforms, binary components,
 default-to-compatible minimum or compat overrides; compatMode absent or
 `strict` checks the max, `normal` only for strict files, anything else never;

@@ -1,4 +1,4 @@
-"""The /blocked/ pages and the JSON export (spec/blocklist.md 1.2, 3.8, 4)."""
+"""The /blocked/ pages and the JSON export (docs/blocklist.md: routes, the pages and the JSON export)."""
 
 import datetime
 import html.parser

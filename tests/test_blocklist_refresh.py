@@ -1,5 +1,5 @@
 """Changes in the blocklist tables reach the served XML on the next refresher pass
-(spec 7: prefs and blapps changes too, deletions too)."""
+(docs/blocklist.md, "Fixed on purpose": prefs and blapps changes too, deletions too)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""The blocklist XML (spec/blocklist.md sections 1 and 3, D16), served in-process from rows
+"""The blocklist XML (docs/blocklist.md, D16), served in-process from rows
 written into the throwaway MariaDB."""
 
 import base64
@@ -42,7 +42,7 @@ def test_empty_blocklist_is_the_bare_root_with_a_stable_lastupdate(app):
 
 def test_sections_in_order_and_lastupdate_from_the_newest_selected_row(rows, app):
     item = rows.item("a@example.com", severity=3, modified=at(10))
-    rows.app(FIREFOX, blitem_id=item, modified=at(500))  # blapps do not count (spec 3.2)
+    rows.app(FIREFOX, blitem_id=item, modified=at(500))  # blapps do not count (docs/blocklist.md: lastupdate)
     rows.plugin(name="^Flash", modified=at(20))
     rows.gfx(os="WINNT 6.1", modified=at(30))
     rows.gfx(guid=THUNDERBIRD, os="WINNT 6.1", modified=at(50))  # not selected for Firefox

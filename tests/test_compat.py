@@ -5,7 +5,7 @@ import pytest
 from vamo import compat
 from vamo.compat import IGNORE, NORMAL, STRICT, version_int
 
-# Every worked example of spec section 5.3 (current generation, C3/C4).
+# Every worked example of AMO's current version_int (docs/update-check.md, version_int).
 SPEC_EXAMPLES = [
     ("3.5.0a1pre2", 3050000001002),
     ("", 200100),

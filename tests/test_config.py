@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vamo.config import OPTIONS, ConfigError, load_config
+from vamo.config import OPTIONS, ConfigError, load_config, settings_markdown
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 
 def test_defaults_are_the_production_values():
@@ -81,10 +81,11 @@ def test_the_process_refuses_to_start_with_one_line():
         "vamo: VAMO_REFRESH_SECONDS: expected a number >= 0.1, got 'often'"]
 
 
-def test_the_readme_documents_every_setting():
-    text = README.read_text()
+def test_the_configuration_doc_holds_the_settings_table_as_generated():
+    text = CONFIGURATION_DOC.read_text()
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", text, re.M))
     assert documented == {option.env for option in OPTIONS}
+    assert settings_markdown() in text, "regenerate the table: vamo settings"
 
 
 def test_settings_command_prints_the_table():

@@ -20,7 +20,7 @@ from vamo.redirect_rules import parse_rules, read_rules, rules_markdown
 from vamo.redirects import LOOKUPS, clean_query
 from wsgi import create_app
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
 AMO = "addons.mozilla.org"
 SERVICES = "services.addons.mozilla.org"
@@ -419,7 +419,7 @@ def test_an_operator_adds_a_rule_in_a_rules_file_of_their_own(tmp_path, sqlite_u
     assert shipped.headers["Cache-Control"] == "public, max-age=3600"
 
 
-def test_the_readme_lists_the_rules_table_vamo_ships():
+def test_the_configuration_doc_lists_the_rules_table_vamo_ships():
     result = subprocess.run([sys.executable, "-m", "vamo.cli", "redirects"],
                             env={"PATH": os.environ.get("PATH", "")},
                             capture_output=True, text=True, timeout=30)
@@ -427,4 +427,4 @@ def test_the_readme_lists_the_rules_table_vamo_ships():
     table = result.stdout.strip()
     assert table == rules_markdown(read_rules("")[0])
     assert len(re.findall(r"^\| (services|amo|getpersonas) \|", table, re.M)) >= 15
-    assert table in README.read_text()
+    assert table in CONFIGURATION_DOC.read_text()

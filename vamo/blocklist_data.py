@@ -14,8 +14,8 @@ RECENT_SECONDS of the database clock every pass reloads (and swaps only if
 the rows differ). Anything else (raw SQL that keeps `modified`) is caught by
 the refresher's periodic full `load`.
 
-Selection follows AMO's queries (spec/blocklist.md 2.4) with the latent bugs
-of spec section 7 fixed: block ids compared as numbers, a deterministic order
+Selection follows AMO's queries (docs/blocklist.md, "Selection") with the latent bugs
+of docs/blocklist.md, "Fixed on purpose", fixed: block ids compared as numbers, a deterministic order
 everywhere, items without a GUID never merged with each other.
 """
 
@@ -62,10 +62,10 @@ CA_SQL = "SELECT id, data, modified FROM blca ORDER BY id"
 # MAX(modified) (one-second precision, commit delays): reload while they are.
 RECENT_SECONDS = 5
 
-# The second certItem form (subject + public key hash, spec 3.6) has no
+# The second certItem form (subject + public key hash) has no
 # columns in AMO's schema. vamo reads it from a blissuercert row whose
 # `serial` starts with this marker (base64 never contains ':'), the subject
-# being in `issuer`; see README, "Blocklist".
+# being in `issuer`; see docs/blocklist.md.
 PUBKEY_HASH_MARKER = "pubKeyHash:"
 
 
@@ -238,7 +238,7 @@ def load_tables(db):
 
 def epoch_ms(value):
     """Milliseconds since the epoch of a naive `modified`, read in the process's
-    local time zone as AMO did (spec 3.2): run vamo with TZ set to the zone
+    local time zone as AMO did (docs/blocklist.md: lastupdate): run vamo with TZ set to the zone
     the database's timestamps are written in."""
     return int(time.mktime(value.timetuple())) * 1000
 
@@ -289,7 +289,7 @@ class Generation:
         lowered = app.lower()
         return lowered if lowered in self.known_apps else None
 
-    # -- selection (spec 2.4) ------------------------------------------------------------
+    # -- selection (docs/blocklist.md) ---------------------------------------------------
     def item_groups(self, app_key):
         return self.memoized(("item_groups", app_key), lambda: self._item_groups(app_key))
 
@@ -360,7 +360,7 @@ class Generation:
             gfx for gfx in self.tables.gfx if gfx.guid is None or gfx.guid.lower() == app_key))
 
     def lastupdate(self, groups, plugins, gfx):
-        """spec 3.2: the newest `modified` of the selected items, plugins and gfx entries, in ms;
+        """lastupdate (docs/blocklist.md): the newest `modified` of the selected items, plugins and gfx entries, in ms;
         when nothing is selected, the time this generation was loaded (stable across requests)."""
         newest = _newest([group.modified for group in groups]
                          + [row.plugin.modified for row in plugins]

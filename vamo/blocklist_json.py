@@ -1,4 +1,4 @@
-"""The JSON export `/blocked/blocklists.json` (spec/blocklist.md 3.8): the whole
+"""The JSON export `/blocked/blocklists.json` (docs/blocklist.md): the whole
 blocklist, for every application, in the records amo2kinto imported.
 
 As AMO: one add-on record per blitems row (not grouped by GUID), keys whose

@@ -1,5 +1,5 @@
 """The human-readable pages: `/<locale>/<app>/blocked/` and `.../blocked/<i|p><id>`
-(spec/blocklist.md section 4), as plain HTML with every value escaped.
+(docs/blocklist.md, "The pages and the JSON export"), as plain HTML with every value escaped.
 
 Links between the pages are relative (`i12`, `./`), so a page's bytes depend
 on the application and the data only, not on the locale in the URL: that

@@ -1,10 +1,10 @@
-"""The blocklist XML document (spec/blocklist.md section 3), for one generation,
+"""The blocklist XML document (docs/blocklist.md, "The XML document"), for one generation,
 application and API version.
 
 Sections in the fixed order emItems, pluginItems, gfxItems, certItems,
 caBlocklistEntry, each left out when empty; optional attributes left out
 when NULL; every value escaped. Where this differs from AMO's template on
-purpose (spec section 7), the comment says so.
+purpose (docs/blocklist.md, "Fixed on purpose"), the comment says so.
 """
 
 import base64

@@ -1,7 +1,7 @@
 """Compatibility rules of the update check, compiled to plain integers.
 
 - `version_int`: an application version string as one comparable integer,
-  exactly as AMO's current generation computes it (spec section 5).
+  exactly as AMO's current generation computes it (docs/update-check.md, version_int).
 - The application and platform tables, and the `appOS` rule (D6).
 - Compat overrides compiled into exclusion intervals (D8).
 - `qualifies`: the one predicate deciding whether a candidate file may be

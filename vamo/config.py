@@ -1,7 +1,7 @@
 """Settings, from environment variables only, read and checked once at start-up.
 
 Every setting is declared once below with its default and its documentation;
-`vamo settings` prints them as the README's table. A bad value stops the
+`vamo settings` prints them as the table of docs/configuration.md. A bad value stops the
 process with one line naming the variable (`ConfigError`).
 """
 
@@ -189,7 +189,7 @@ OPTIONS = (
     Option("VAMO_PFS_URL", "pfs_url", "https://pfs.mozilla.org/plugins/PluginFinderService.php",
            _base_url, "Plugin finder service that `/services/pfs.php` redirects to."),
     Option("VAMO_REDIRECT_RULES", "redirect_rules", "", _text,
-           "File of redirect rules (format: README, Redirects); empty: the table vamo "
+           "File of redirect rules (format: docs/redirects.md); empty: the table vamo "
            "ships (`vamo/redirects.rules`)."),
     Option("VAMO_REDIRECT_MAX_AGE", "redirect_max_age", "86400", _number(int, 0),
            "`Cache-Control` max-age of permanent redirects (301, 308), in seconds: "
@@ -249,7 +249,7 @@ def load_config(environ=None):
     environ = os.environ if environ is None else environ
     for name in environ:
         if name.startswith("VAMO_") and name not in _BY_ENV:
-            raise ConfigError(f"{name}: unknown setting (the README lists them all)")
+            raise ConfigError(f"{name}: unknown setting (docs/configuration.md lists them all)")
     values = {}
     for option in OPTIONS:
         raw = environ.get(option.env, option.default)
@@ -262,7 +262,7 @@ def load_config(environ=None):
 
 
 def settings_markdown():
-    """The settings as a Markdown table (the README's)."""
+    """The settings as a Markdown table (docs/configuration.md's)."""
     lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for option in OPTIONS:
         default = f"`{option.default}`" if option.default else "(empty)"

@@ -141,7 +141,7 @@ def _rule_lines(text):
 
 
 def rules_markdown(text):
-    """The rules of `text`, already checked, as a Markdown table (the README's)."""
+    """The rules of `text`, already checked, as a Markdown table (docs/configuration.md's)."""
     lines = ["| Site | Path | Status | Query | Lookup | Target |", "|---|---|---|---|---|---|"]
     for _, columns in _rule_lines(text):
         site, path, status, query, lookup, target = (c.replace("|", "\\|") for c in columns)

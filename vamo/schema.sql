@@ -163,7 +163,7 @@ CREATE TABLE migrated_personas (
 CREATE INDEX migrated_personas_getpersonas_id ON migrated_personas (getpersonas_id);
 CREATE INDEX migrated_personas_modified ON migrated_personas (modified);
 
--- Blocklist (spec/blocklist.md section 2.1).
+-- Blocklist (docs/blocklist.md).
 CREATE TABLE bldetails (
   id int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
   name varchar(255) NOT NULL,

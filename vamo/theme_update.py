@@ -1,4 +1,4 @@
-"""The lightweight-theme update check (D1, D12, D14, D15; spec update-protocol.md 7.2-7.5).
+"""The lightweight-theme update check (D1, D12, D14, D15; docs/theme-check.md).
 
 Firefox asks `[/<locale>]/themes/update-check/<id>[?src=gp]` once a day for
 every installed lightweight theme, and replaces the theme when the answer's
