@@ -116,8 +116,28 @@ class Router:
         return app(environ, start_response)
 
 
+_NOT_ALLOWED = ("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+
+
+def _without_body(result):
+    """Run a response iterable to its end (so start_response has been called) and close it."""
+    try:
+        for _ in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
 class Service:
-    """The WSGI application: the router behind one error boundary, plus its refresher."""
+    """The WSGI application: the router behind one error boundary, plus its refresher.
+
+    CONNECT (no app is a proxy) gets 405 here; each app answers the other
+    methods itself. A HEAD answer has the GET answer's headers and never a
+    body: on a keep-alive connection body bytes would be read as the next
+    response.
+    """
 
     def __init__(self, config, router, refresher):
         self.config = config
@@ -126,6 +146,13 @@ class Service:
 
     def __call__(self, environ, start_response):
         try:
+            method = environ.get("REQUEST_METHOD")
+            if method == "HEAD":
+                _without_body(self.router(environ, start_response))
+                return [b""]
+            if method == "CONNECT":
+                start_response(*_NOT_ALLOWED)
+                return [b""]
             return self.router(environ, start_response)
         except Exception as error:  # D13: report it, answer 500 with an empty body, go on
             observe.capture_request_error(environ, error)
