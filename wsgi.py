@@ -197,7 +197,7 @@ def create_app(config=None, setup_logging=True):
         database_url, [source for part in parts.values() for source in part.sources],
         refresh_seconds=config.refresh_seconds, reconcile_seconds=config.reconcile_seconds,
         connect_timeout=config.db_connect_timeout, read_timeout=config.db_read_timeout,
-        stale_seconds=config.stale_seconds)
+        stale_seconds=config.stale_seconds, refresh_timeout=config.db_refresh_timeout)
     router = Router(config, parts["update"].app, parts["theme"].app, parts["blocklist"].app,
                     parts["redirects"].app, Health(refresher, version))
     return Service(config, router, refresher)
