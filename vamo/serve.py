@@ -97,7 +97,7 @@ def _serve_gunicorn(service, config):
             settings = {
                 "bind": f"{config.listen}:{config.port}",
                 "workers": config.workers,
-                "worker_class": "meinheld.gmeinheld.MeinheldWorker",
+                "worker_class": "vamo.worker.MeinheldWorker",
                 # meinheld's event loop table (set_picoev_max_fd), one entry per descriptor
                 "worker_connections": open_files,
                 "preload_app": True,
