@@ -23,7 +23,8 @@ class RawResponse(NamedTuple):
 class RawConnection:
     def __init__(self, port, timeout=2.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buffer = b""
+        self.buffer = bytearray()
+        self.pos = 0  # where the unread bytes of `buffer` start
         self.closed = False  # the server closed its side
 
     def send(self, data):
@@ -41,22 +42,33 @@ class RawConnection:
         if not chunk:
             self.closed = True
             return False
+        if self.pos > 65536:  # drop what has been read, now and then (not per response)
+            del self.buffer[:self.pos]
+            self.pos = 0
         self.buffer += chunk
         return True
+
+    def _take(self, count):
+        data = bytes(self.buffer[self.pos:self.pos + count])
+        self.pos += count
+        return data
+
+    def _unread(self):
+        return len(self.buffer) - self.pos
 
     def read_response(self, head=False):
         """The next response (`head`: one to a HEAD request, so without a body), or
         None when the server closed the connection before sending one. Raises
         socket.timeout when nothing complete arrives in time, Framing on bad bytes."""
-        while b"\r\n\r\n" not in self.buffer:
-            if len(self.buffer) > 65536:
-                raise Framing(f"no end of headers in {self.buffer[:200]!r}")
+        while (end := self.buffer.find(b"\r\n\r\n", self.pos)) < 0:
+            if self._unread() > 65536:
+                raise Framing(f"no end of headers in {self._take(200)!r}")
             if not self._fill():
-                if self.buffer:
-                    raise Framing(f"connection closed inside a response: {self.buffer[:200]!r}")
+                if self._unread():
+                    raise Framing(f"connection closed inside a response: {self._take(200)!r}")
                 return None
-        head_bytes, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        lines = head_bytes.split(b"\r\n")
+        lines = self._take(end - self.pos).split(b"\r\n")
+        self.pos += 4
         match = _STATUS_LINE.fullmatch(lines[0])
         if match is None:
             raise Framing(f"not a status line: {lines[0][:200]!r}")
@@ -71,18 +83,16 @@ class RawConnection:
             return RawResponse(status, headers, b"")
         if "content-length" in headers:
             length = int(headers["content-length"])
-            while len(self.buffer) < length:
+            while self._unread() < length:
                 if not self._fill():
-                    raise Framing(f"connection closed after {len(self.buffer)} of {length} body bytes")
-            body, self.buffer = self.buffer[:length], self.buffer[length:]
-            return RawResponse(status, headers, body)
+                    raise Framing(f"connection closed after {self._unread()} of {length} body bytes")
+            return RawResponse(status, headers, self._take(length))
         if "transfer-encoding" in headers:
             raise Framing(f"unexpected Transfer-Encoding: {headers['transfer-encoding']}")
         # No length: the body runs to the end of the connection.
         while self._fill():
             pass
-        body, self.buffer = self.buffer, b""
-        return RawResponse(status, headers, body)
+        return RawResponse(status, headers, self._take(self._unread()))
 
     def close(self):
         self.sock.close()

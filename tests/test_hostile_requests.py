@@ -359,8 +359,10 @@ def test_memory_does_not_grow_with_what_requests_send(serve):
     _pipeline(server.port, [update_path(guid, app_version=f"{n}.0") for n in range(2000)])  # warm up
     before = rss_bytes(worker)
 
-    padding = "%41" * 1000  # ids of about 3 KB, each one unique
-    ids = [update_path(f"{n}{padding}@example.com") for n in range(100_000)]
+    # 100,000 unique ids of about 2 KB of %-escapes (700 characters decoded)
+    template = update_path("ID", app_version="128.0")
+    padding = "%41" * 700
+    ids = [template.replace("id=ID", f"id={n}{padding}%40example.com") for n in range(100_000)]
     assert set(_pipeline(server.port, ids)) == {200}
     del ids
     # 100,000 unique app versions of one add-on, long, each a different version number
