@@ -13,6 +13,8 @@ Keep-alive is set explicitly, and the access log is off unless asked for: it
 costs more than an update check. The soft limit on open files is raised to
 the hard one (at most MAX_OPEN_FILES), and meinheld's event loop is sized to
 match; at the limit a worker pauses accepting (the patch) and goes on.
+gunicorn runs vamo.worker.MeinheldWorker, not meinheld's own worker class,
+whose logging patch broke the arbiter (vamo/worker.py).
 
 SIGTERM: the arbiter stops the workers gracefully (they finish the requests
 in flight) and exits 0.
@@ -59,28 +61,14 @@ def _configure_meinheld(config):
     return server
 
 
-def listen_meinheld(config):
-    """Standalone meinheld set up as a `vamo serve` worker runs it, listening; call
-    `.run(app)` on the result. bench/serve_app.py serves its baselines through this."""
-    server = _configure_meinheld(config)
-    server.set_keepalive(KEEPALIVE_SECONDS)
-    server.set_picoev_max_fd(raise_open_files_limit())
-    server.listen((config.listen, config.port))
-    log.info("serving on %s:%d (meinheld, 1 process)", config.listen, config.port)
-    return server
-
-
 def _serve_gunicorn(service, config):
-    from gunicorn.app.base import BaseApplication
-
-    open_files = raise_open_files_limit()
     refresher = service.refresher
     # The data is loaded once in the arbiter before forking (one attempt: with
     # the database down, each worker's refresher keeps trying).
     refresher.run_once()
     refresher.disconnect()  # a connection must not be shared by forked workers
 
-    def pre_fork(server, worker):
+    def pre_fork():
         # A replacement worker starts from the arbiter's copy: bring it up to
         # date first (one pass; on failure the worker serves it as it is).
         if refresher.last_success is None or \
@@ -88,11 +76,33 @@ def _serve_gunicorn(service, config):
             refresher.run_once()
             refresher.disconnect()
 
-    def post_fork(server, worker):
-        _configure_meinheld(config)
-        service.start()
+    return run_supervised(service, config, pre_fork=pre_fork, post_fork=service.start,
+                          worker_exit=service.stop)
 
-    class VamoGunicorn(BaseApplication):
+
+def run_supervised(app, config, pre_fork=None, post_fork=None, worker_exit=None):
+    """Serve the WSGI callable `app` as `vamo serve` does: gunicorn's arbiter with
+    `config.workers` meinheld workers, forked after `app` is built. The hooks run
+    in the arbiter before each fork, in each worker after it, and in a worker as
+    it exits. bench/serve_app.py serves the bench's baselines through this too."""
+    from gunicorn.app.base import BaseApplication
+
+    open_files = raise_open_files_limit()
+
+    def before_fork(server, worker):
+        if pre_fork:
+            pre_fork()
+
+    def after_fork(server, worker):
+        _configure_meinheld(config)
+        if post_fork:
+            post_fork()
+
+    def on_worker_exit(server, worker):
+        if worker_exit:
+            worker_exit()
+
+    class Supervised(BaseApplication):
         def load_config(self):
             settings = {
                 "bind": f"{config.listen}:{config.port}",
@@ -105,23 +115,23 @@ def _serve_gunicorn(service, config):
                 "graceful_timeout": 30,
                 "accesslog": None,  # meinheld's own, set per worker below
                 "errorlog": "-",
+                "loglevel": config.log_level.lower(),
                 # gunicorn >= 24: its control socket is one path per user, which
                 # servers running side by side would share
                 "control_socket_disable": True,
-                "loglevel": config.log_level.lower(),
-                "pre_fork": pre_fork,
-                "post_fork": post_fork,
-                "worker_exit": lambda server, worker: service.stop(),
+                "pre_fork": before_fork,
+                "post_fork": after_fork,
+                "worker_exit": on_worker_exit,
             }
             for key, value in settings.items():
                 if key in self.cfg.settings:
                     self.cfg.set(key, value)
 
         def load(self):
-            return service
+            return app
 
     log.info("serving on %s:%d (gunicorn, %d meinheld worker%s; open files limit %d)",
              config.listen, config.port, config.workers, "" if config.workers == 1 else "s",
              open_files)
-    VamoGunicorn().run()
+    Supervised().run()
     return 0
