@@ -187,7 +187,9 @@ def create_app(config=None, setup_logging=True):
     database_url = resolve_database(config)
     context = Context(
         config, database_url,
-        ThreadConnections(database_url, config.db_connect_timeout, config.db_read_timeout),
+        # request-time lookups are single indexed queries: a hung database must
+        # not hold the worker (and every request queued behind it) for long
+        ThreadConnections(database_url, config.db_connect_timeout, config.db_refresh_timeout),
         observe.make_statsd(config),
     )
     parts = {name: module.create(context) for name, module in (

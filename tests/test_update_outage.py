@@ -160,6 +160,10 @@ def test_a_hung_database_fails_the_heartbeat_in_time_and_changes_show_after_it(s
         assert noticed <= bound + 1, f"heartbeat 500 only after {noticed:.1f} s (bound {bound:.1f} s)"
         assert json.loads(heartbeat.body)["checks"]["database"] == "error"
         assert b'"1.0"' in server.get(path).body  # still serving the loaded data
+        # A request that needs the database (an uncached theme check) gets 503 within
+        # the short timeouts, not after VAMO_DB_READ_TIMEOUT (60 s) with the worker held.
+        assert server.get("/en-US/themes/update-check/424242", timeout=30).status == 503
+        assert b'"1.0"' in server.get(path).body
         wait_until(lambda: False, refresh_timeout + 1)  # a retry or two against the hung server
     finally:
         os.kill(pid, signal.SIGCONT)

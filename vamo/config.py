@@ -187,9 +187,10 @@ OPTIONS = (
            "Seconds to wait for a database answer (the full load of a big database "
            "is one long answer)."),
     Option("VAMO_DB_REFRESH_TIMEOUT", "db_refresh_timeout", "10", _number(float, 0.1),
-           "Seconds the refresher waits for each answer to its small queries (the ping, a "
-           "refresh), also their statement time limit in MariaDB/MySQL: `/__heartbeat__` "
-           "reports a hung database within this plus `VAMO_REFRESH_SECONDS`."),
+           "Seconds to wait for each answer to a small query (the refresher's ping and "
+           "refreshes, the theme and redirect lookups of a request), also the refresher's "
+           "statement time limit in MariaDB/MySQL: `/__heartbeat__` reports a hung database "
+           "within this plus `VAMO_REFRESH_SECONDS`."),
     Option("VAMO_LISTEN", "listen", "0.0.0.0", _text,
            "Address `vamo serve` listens on."),
     Option("PORT", "port", "8000", _port, "Port `vamo serve` listens on."),
