@@ -31,6 +31,7 @@ log = logging.getLogger("vamo")
 KEEPALIVE_SECONDS = 60
 MAX_BODY_BYTES = 64 * 1024  # nothing vamo serves reads a request body
 MAX_OPEN_FILES = 65536  # meinheld's event loop allocates a table entry per descriptor
+FRESH_ENOUGH_TO_FORK_SECONDS = 1.0
 
 
 def serve(service, config):
@@ -70,9 +71,10 @@ def _serve_gunicorn(service, config):
 
     def pre_fork():
         # A replacement worker starts from the arbiter's copy: bring it up to
-        # date first (one pass; on failure the worker serves it as it is).
+        # date first (one pass; on failure the worker serves it as it is). The
+        # first workers fork right after the load above and skip this.
         if refresher.last_success is None or \
-                time.monotonic() - refresher.last_success > refresher.refresh_seconds:
+                time.monotonic() - refresher.last_success > FRESH_ENOUGH_TO_FORK_SECONDS:
             refresher.run_once()
             refresher.disconnect()
 
