@@ -22,7 +22,6 @@ in flight) and exits 0.
 
 import logging
 import resource
-import time
 
 from vamo import observe
 
@@ -31,7 +30,6 @@ log = logging.getLogger("vamo")
 KEEPALIVE_SECONDS = 60
 MAX_BODY_BYTES = 64 * 1024  # nothing vamo serves reads a request body
 MAX_OPEN_FILES = 65536  # meinheld's event loop allocates a table entry per descriptor
-FRESH_ENOUGH_TO_FORK_SECONDS = 1.0
 
 
 def serve(service, config):
@@ -69,14 +67,16 @@ def _serve_gunicorn(service, config):
     refresher.run_once()
     refresher.disconnect()  # a connection must not be shared by forked workers
 
+    first_forks = [config.workers]  # forked right after the load above
+
     def pre_fork():
         # A replacement worker starts from the arbiter's copy: bring it up to
-        # date first (one pass; on failure the worker serves it as it is). The
-        # first workers fork right after the load above and skip this.
-        if refresher.last_success is None or \
-                time.monotonic() - refresher.last_success > FRESH_ENOUGH_TO_FORK_SECONDS:
-            refresher.run_once()
-            refresher.disconnect()
+        # date first (one pass; on failure the worker serves it as it is).
+        if first_forks[0] > 0:
+            first_forks[0] -= 1
+            return
+        refresher.run_once()
+        refresher.disconnect()
 
     return run_supervised(service, config, pre_fork=pre_fork, post_fork=service.start,
                           worker_exit=service.stop)
