@@ -126,8 +126,28 @@ class Router:
         return app(environ, start_response)
 
 
+_NOT_ALLOWED = ("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+
+
+def _without_body(result):
+    """Run a response iterable to its end (so start_response has been called) and close it."""
+    try:
+        for _ in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
 class Service:
-    """The WSGI application: the router behind one error boundary, plus its refresher."""
+    """The WSGI application: the router behind one error boundary, plus its refresher.
+
+    CONNECT (no app is a proxy) gets 405 here; each app answers the other
+    methods itself. A HEAD answer has the GET answer's headers and never a
+    body: on a keep-alive connection body bytes would be read as the next
+    response.
+    """
 
     def __init__(self, config, router, refresher):
         self.config = config
@@ -136,6 +156,13 @@ class Service:
 
     def __call__(self, environ, start_response):
         try:
+            method = environ.get("REQUEST_METHOD")
+            if method == "HEAD":
+                _without_body(self.router(environ, start_response))
+                return [b""]
+            if method == "CONNECT":
+                start_response(*_NOT_ALLOWED)
+                return [b""]
             return self.router(environ, start_response)
         except Exception as error:  # D13: report it, answer 500 with an empty body, go on
             observe.capture_request_error(environ, error)
@@ -171,7 +198,9 @@ def create_app(config=None, setup_logging=True):
     schema = SchemaState(config.schema_generation)
     context = Context(
         config, database_url,
-        ThreadConnections(database_url, config.db_connect_timeout, config.db_read_timeout),
+        # request-time lookups are single indexed queries: a hung database must
+        # not hold the worker (and every request queued behind it) for long
+        ThreadConnections(database_url, config.db_connect_timeout, config.db_refresh_timeout),
         observe.make_statsd(config), schema,
     )
     parts = {name: module.create(context) for name, module in (
@@ -181,7 +210,7 @@ def create_app(config=None, setup_logging=True):
         database_url, [source for part in parts.values() for source in part.sources],
         refresh_seconds=config.refresh_seconds, reconcile_seconds=config.reconcile_seconds,
         connect_timeout=config.db_connect_timeout, read_timeout=config.db_read_timeout,
-        stale_seconds=config.stale_seconds, schema=schema)
+        stale_seconds=config.stale_seconds, refresh_timeout=config.db_refresh_timeout, schema=schema)
     router = Router(config, parts["update"].app, parts["theme"].app, parts["blocklist"].app,
                     parts["redirects"].app, Health(refresher, version))
     return Service(config, router, refresher)

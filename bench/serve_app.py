@@ -6,8 +6,9 @@
 The bench's baselines (the ceiling, the legacy way) must run on the same
 server with the same settings as vamo, or the ratios would measure the
 server set-up instead of the app; so this goes through
-`vamo.serve.listen_meinheld` (meinheld without greenlet, keep-alive, access
-log off) and reads the same environment (PORT, VAMO_LISTEN, ...).
+`vamo.serve.run_supervised` (gunicorn's arbiter and meinheld workers built
+without greenlet, keep-alive, access log off) and reads the same environment
+(PORT, VAMO_LISTEN, VAMO_WORKERS, ...).
 """
 
 import importlib
@@ -15,7 +16,7 @@ import sys
 
 from vamo import observe
 from vamo.config import ConfigError, load_config
-from vamo.serve import listen_meinheld
+from vamo.serve import run_supervised
 
 
 def load_callable(spec):
@@ -38,8 +39,7 @@ def main(argv=None):
         return 2
     observe.setup_logging(config.log_level)
     app = load_callable(argv[0])  # built before listening: ready once the port answers
-    listen_meinheld(config).run(app)
-    return 0
+    return run_supervised(app, config)
 
 
 if __name__ == "__main__":

@@ -87,10 +87,10 @@ def config():
 
 @pytest.fixture
 def serve(tmp_path):
-    """Start `vamo serve` processes: serve(env={...}, workers=1) -> ServerProcess."""
+    """Start `vamo serve` processes: serve(env={...}, workers=1, preexec_fn=None) -> ServerProcess."""
     started = []
 
-    def start(env=None, workers=1, wait_for="/__lbheartbeat__", timeout=60):
+    def start(env=None, workers=1, wait_for="/__lbheartbeat__", timeout=60, preexec_fn=None):
         process_env = {
             "PATH": os.environ.get("PATH", ""),
             "VAMO_EMBEDDED_DATABASE": str(tmp_path / "embedded.sqlite3"),
@@ -99,7 +99,7 @@ def serve(tmp_path):
             "PORT": str(free_port()),
         }
         process_env.update(env or {})
-        server = ServerProcess(process_env, workers=workers, log_dir=tmp_path)
+        server = ServerProcess(process_env, workers=workers, log_dir=tmp_path, preexec_fn=preexec_fn)
         started.append(server)
         server.start(wait_for=wait_for, timeout=timeout)
         return server

@@ -85,8 +85,9 @@ def wait_until(predicate, timeout, interval=0.05):
 class ServerProcess:
     """`vamo serve` in a child process, with its output in a log file."""
 
-    def __init__(self, env, workers=1, log_dir="."):
+    def __init__(self, env, workers=1, log_dir=".", preexec_fn=None):
         self.env = env
+        self.preexec_fn = preexec_fn  # run in the child before exec (e.g. to lower a limit)
         self.port = int(env["PORT"])
         self.workers = workers
         self.log_path = os.path.join(str(log_dir), f"serve-{self.port}.log")
@@ -96,7 +97,8 @@ class ServerProcess:
         command = [sys.executable, "-m", "vamo.cli", "serve", "--workers", str(self.workers)]
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(command, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=self.preexec_fn)
         if wait_for and not wait_until(lambda: self._ready(wait_for), timeout):
             output = self.output()
             self.stop()

@@ -2,7 +2,12 @@
 
 import http.client
 import json
+import os
+import signal
+from urllib.parse import urlencode
 
+from tests.amo import FIREFOX, Amo
+from tests.rawhttp import children
 from tests.support import wait_until
 
 
@@ -81,3 +86,22 @@ def test_bad_port_is_one_line(serve):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "Address already in use" in result.stderr or "in use" in result.stderr
+
+
+def test_a_replacement_worker_serves_current_data_from_its_first_answer(serve, mysql_db, mysql_url):
+    amo = Amo(mysql_db)
+    addon = amo.addon(guid="replaced@example.com")
+    amo.release(addon, "1.0", min="3.0", max="*")
+    # Refreshes far apart: the change reaches the new worker through the arbiter's
+    # pass before forking it (and the worker's own first pass).
+    vamo = serve({"VAMO_DATABASE_URL": mysql_url, "VAMO_REFRESH_SECONDS": "600"})
+    path = "/update/VersionCheck.php?" + urlencode({
+        "reqVersion": "2", "id": "replaced@example.com", "appID": FIREFOX.guid, "appVersion": "128.0"})
+    assert b'"1.0"' in vamo.get(path).body
+    amo.release(addon, "1.1", min="3.0", max="*")
+    (worker,) = children(vamo.process.pid)
+    os.kill(worker, signal.SIGKILL)
+    assert wait_until(lambda: (pids := children(vamo.process.pid)) and worker not in pids, 30)
+    first = vamo.get(path, timeout=30)  # waits in the listen backlog until the new worker accepts
+    assert first.status == 200 and b'"1.1"' in first.body, first.body
+    assert vamo.get("/__heartbeat__").status == 200

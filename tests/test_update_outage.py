@@ -1,12 +1,16 @@
 """The database going away under load: vamo keeps answering from the last
 loaded data, the heartbeat says so, one error reaches Sentry, and the
-refresher catches up when the database is back. Starting with the database
-down: 503 until the data is loaded."""
+refresher catches up when the database is back; the same when the database
+hangs instead (stopped, not killed). Starting with the database down: 503
+until the data is loaded."""
 
 import http.client
 import json
+import os
 import random
+import signal
 import threading
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -129,3 +133,46 @@ def test_starting_with_the_database_down_answers_503_until_loaded(serve, own_mar
     assert wait_until(lambda: server.get(path).status == 200, 40), server.output()
     # The update data loads first; the heartbeat passes once the pass has loaded every app.
     assert wait_until(lambda: server.get("/__heartbeat__").status == 200, 10), server.get("/__heartbeat__").body
+
+
+def test_a_hung_database_fails_the_heartbeat_in_time_and_changes_show_after_it(serve, own_mariadb):
+    """mariadbd stopped (SIGSTOP): connections stay open, nothing answers."""
+    url = demo_database(own_mariadb, addons=30, seed=3)
+    refresh, refresh_timeout = 1.0, 2.0
+    server = serve({"VAMO_DATABASE_URL": url, "VAMO_REFRESH_SECONDS": str(refresh),
+                    "VAMO_DB_REFRESH_TIMEOUT": str(refresh_timeout), "VAMO_DB_CONNECT_TIMEOUT": "2"})
+    assert wait_until(lambda: server.get("/__heartbeat__").status == 200, 20), server.output()
+    amo = Amo(Database(url))
+    addon = amo.addon(guid="hung@example.com")
+    amo.release(addon, "1.0", min="3.0", max="*")
+    path = queries_for("hung@example.com")
+    assert wait_until(lambda: b'"1.0"' in server.get(path).body, 10)
+
+    pid = own_mariadb.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stopped = time.monotonic()
+        # The issue's bound: 2 x VAMO_REFRESH_SECONDS + the timeout of a hung database.
+        bound = 2 * refresh + refresh_timeout
+        heartbeat = wait_until(lambda: (r := server.get("/__heartbeat__")).status == 500 and r, bound + 2)
+        noticed = time.monotonic() - stopped
+        assert heartbeat, f"heartbeat still 200 {noticed:.1f} s after the database hung"
+        assert noticed <= bound + 1, f"heartbeat 500 only after {noticed:.1f} s (bound {bound:.1f} s)"
+        assert json.loads(heartbeat.body)["checks"]["database"] == "error"
+        assert b'"1.0"' in server.get(path).body  # still serving the loaded data
+        # A request that needs the database (an uncached theme check) gets 503 within
+        # the short timeouts, not after VAMO_DB_READ_TIMEOUT (60 s) with the worker held.
+        assert server.get("/en-US/themes/update-check/424242", timeout=30).status == 503
+        assert b'"1.0"' in server.get(path).body
+        wait_until(lambda: False, refresh_timeout + 1)  # a retry or two against the hung server
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    assert wait_until(lambda: server.get("/__heartbeat__").status == 200, 20), server.output()
+    amo.release(addon, "1.1", min="3.0", max="*")
+    changed = time.monotonic()
+    assert wait_until(lambda: b'"1.1"' in server.get(path).body, 10, interval=0.02)
+    shown = time.monotonic() - changed
+    # The normal freshness bound (tests/test_update_freshness.py): VAMO_REFRESH_SECONDS + 1 s.
+    assert shown <= refresh + 1, f"a change made after recovery showed after {shown:.1f} s"
+    assert "Traceback" not in server.output()

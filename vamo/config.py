@@ -202,6 +202,11 @@ OPTIONS = (
     Option("VAMO_DB_READ_TIMEOUT", "db_read_timeout", "60", _number(float, 0.1),
            "Seconds to wait for a database answer (the full load of a big database "
            "is one long answer)."),
+    Option("VAMO_DB_REFRESH_TIMEOUT", "db_refresh_timeout", "10", _number(float, 0.1),
+           "Seconds to wait for each answer to a small query (the refresher's ping and "
+           "refreshes, the theme and redirect lookups of a request), also the refresher's "
+           "statement time limit in MariaDB/MySQL: `/__heartbeat__` reports a hung database "
+           "within this plus `VAMO_REFRESH_SECONDS`."),
     Option("VAMO_LISTEN", "listen", "0.0.0.0", _text,
            "Address `vamo serve` listens on."),
     Option("PORT", "port", "8000", _port, "Port `vamo serve` listens on."),

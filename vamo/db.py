@@ -172,6 +172,7 @@ class Database:
     def __init__(self, url, connect_timeout=5.0, read_timeout=60.0):
         self.url = parse_url(url) if isinstance(url, str) else url
         self.dialect = self.url.dialect
+        self._statement_seconds = 0.0  # the session's statement time limit (0: none)
         self._errors = _SQLITE_ERRORS if self.dialect == "sqlite" else _MYSQL_ERRORS
         try:
             if self.dialect == "sqlite":
@@ -275,6 +276,25 @@ class Database:
 
     def ping(self):
         self.query("SELECT 1")
+
+    def set_timeouts(self, read_timeout, statement_seconds=0.0):
+        """Bound each wait for an answer to `read_timeout` seconds from now on, and
+        (MariaDB: max_statement_time; MySQL: max_execution_time, SELECTs only)
+        each statement's run time in the server to `statement_seconds` (0: no limit).
+        SQLite is in-process: nothing to bound."""
+        if self.dialect != "mysql":
+            return
+        # pymysql reads these before each packet; it has no public setter.
+        self._conn._read_timeout = self._conn._write_timeout = read_timeout
+        if statement_seconds != self._statement_seconds:
+            self._statement_seconds = statement_seconds
+            if "mariadb" in self._conn.get_server_info().lower():
+                self.execute("SET SESSION max_statement_time = %s", (float(statement_seconds),))
+            else:
+                try:
+                    self.execute("SET SESSION max_execution_time = %s", (int(statement_seconds * 1000),))
+                except DatabaseError:
+                    pass  # a server without it (MySQL < 5.7.8): the read timeout still bounds the wait
 
     def close(self):
         try:

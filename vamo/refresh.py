@@ -8,8 +8,18 @@ catch changes that left no timestamp. Sources swap new data in by replacing
 references, so requests never wait on the refresher.
 
 While the database is unreachable the last loaded data keeps serving, the
-thread retries with exponential backoff, `/__heartbeat__` reports the
-failure, and one error per outage (not one per attempt) goes to Sentry.
+thread retries (backing off from a fraction of a second up to
+VAMO_REFRESH_SECONDS, so a change made after the database is back shows as
+fast as any other), `/__heartbeat__` reports the failure, and one error per
+outage (not one per attempt) goes to Sentry.
+
+A database that stops answering without closing the connection (hung,
+overloaded, a network path that drops packets) is bounded too: the ping
+and the small queries of a refresh wait VAMO_DB_REFRESH_TIMEOUT for each
+answer and run under that statement time limit in the server; only a full
+load, one long answer, gets VAMO_DB_READ_TIMEOUT. A refresh pass still
+running after VAMO_DB_REFRESH_TIMEOUT already counts as a failure for the
+heartbeat.
 """
 
 import contextlib
@@ -25,6 +35,7 @@ from vamo.generations import SchemaState
 
 log = logging.getLogger("vamo.refresh")
 
+MIN_BACKOFF_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 30.0
 SWITCH_INTERVAL_SECONDS = 0.0005
 
@@ -65,7 +76,8 @@ class Source:
 
 class Refresher:
     def __init__(self, database_url, sources, refresh_seconds=5.0, reconcile_seconds=600.0,
-                 connect_timeout=5.0, read_timeout=60.0, stale_seconds=60.0, schema=None):
+                 connect_timeout=5.0, read_timeout=60.0, stale_seconds=60.0, refresh_timeout=10.0,
+                 schema=None):
         self.database_url = database_url
         self.sources = list(sources)
         self.schema = schema or SchemaState()
@@ -73,6 +85,7 @@ class Refresher:
         self.reconcile_seconds = reconcile_seconds
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.refresh_timeout = min(refresh_timeout, read_timeout)
         self.stale_seconds = stale_seconds
         self._db = None
         self._stop = threading.Event()
@@ -84,6 +97,7 @@ class Refresher:
         self.failing_since = None     # wall-clock time the current outage began
         self.last_error = None        # one-line message of the last failure
         self.passes = 0
+        self.refresh_started = None   # monotonic start of the refresh pass under way, if any
         # monotonic time each source last loaded or refreshed: a pass runs the
         # sources one after another, so one can be fresh while the next loads.
         self.source_success = {}
@@ -114,11 +128,18 @@ class Refresher:
 
     def run_once(self):
         """One pass over every source; True when it reached the database."""
+        started = time.monotonic()
+        reconcile = started >= self._next_reconcile
+        full = reconcile or not self.loaded()
+        if not full:
+            self.refresh_started = started
         try:
             db = self._connect()
+            db.set_timeouts(self.refresh_timeout, self.refresh_timeout)
             db.ping()  # the heartbeat reports this round trip, even when no source asks anything
             schema = self.schema.of(db)
-            reconcile = time.monotonic() >= self._next_reconcile
+            if full:
+                db.set_timeouts(self.read_timeout)  # a load is one long answer
             for source in self.sources:
                 if source.app is not None and source.app not in schema.apps:
                     continue  # its app is off: the database has no tables for it
@@ -136,6 +157,8 @@ class Refresher:
         except Exception as error:  # a bug in a source: report it, keep serving
             self._failed(f"{type(error).__name__}: {error}", error)
             return False
+        finally:
+            self.refresh_started = None
         self._succeeded()
         return True
 
@@ -152,7 +175,8 @@ class Refresher:
         self.disconnect()
         first = self.failing_since is None
         self.last_error = message
-        self.backoff = min(max(self.backoff * 2, 1.0), MAX_BACKOFF_SECONDS)
+        self.backoff = min(max(self.backoff * 2, MIN_BACKOFF_SECONDS), self.refresh_seconds,
+                           MAX_BACKOFF_SECONDS)
         if first:
             self.failing_since = time.time()
             if error is not None:
@@ -200,7 +224,11 @@ class Refresher:
     def checks(self):
         """{check name: (ok, detail)} for /__heartbeat__; ok is None for an app that is off."""
         now = time.monotonic()
-        if self.failing_since is not None:
+        refresh_started = self.refresh_started
+        if refresh_started is not None and now - refresh_started > self.refresh_timeout:
+            database = (False, f"no answer: a refresh pass has waited {now - refresh_started:.0f} s "
+                               f"(VAMO_DB_REFRESH_TIMEOUT is {self.refresh_timeout:g} s)")
+        elif self.failing_since is not None:
             since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.failing_since))
             database = (False, f"unreachable since {since}: {self.last_error}")
         elif self.last_success is None:

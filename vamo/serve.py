@@ -1,16 +1,27 @@
-"""`vamo serve`: meinheld, alone or as gunicorn's worker.
+"""`vamo serve`: gunicorn's arbiter supervising meinheld workers, even for one.
 
 meinheld is built without greenlet (MEINHELD_NOGREEN=1): on Python 3.11 each
 greenlet costs an mmap/munmap pair per request, and the plain build serves
-about twice the requests per core (bench/README.md). Keep-alive must be set
-explicitly (standalone meinheld closes every connection otherwise), and the
-access log is off unless asked for: it costs more than an update check.
+about twice the requests per core (bench/README.md). It is also patched
+(patches/meinheld-1.0.2.patch) against requests that crashed it; should any
+other request kill a worker, the arbiter starts a new one. The data is loaded
+in the arbiter before it forks, and brought up to date again before each
+later fork, so a worker (the first or a replacement) serves loaded, fresh
+data from its first request; its own refresher thread takes over from there.
 
-SIGTERM: meinheld stops accepting, finishes the requests in flight and
-returns from `run`; gunicorn does the same for each worker (graceful timeout).
+Keep-alive is set explicitly, and the access log is off unless asked for: it
+costs more than an update check. The soft limit on open files is raised to
+the hard one (at most MAX_OPEN_FILES), and meinheld's event loop is sized to
+match; at the limit a worker pauses accepting (the patch) and goes on.
+gunicorn runs vamo.worker.MeinheldWorker, not meinheld's own worker class,
+whose logging patch broke the arbiter (vamo/worker.py).
+
+SIGTERM: the arbiter stops the workers gracefully (they finish the requests
+in flight) and exits 0.
 """
 
 import logging
+import resource
 
 from vamo import observe
 
@@ -18,13 +29,27 @@ log = logging.getLogger("vamo")
 
 KEEPALIVE_SECONDS = 60
 MAX_BODY_BYTES = 64 * 1024  # nothing vamo serves reads a request body
+MAX_OPEN_FILES = 65536  # meinheld's event loop allocates a table entry per descriptor
 
 
 def serve(service, config):
-    """Serve until SIGTERM/SIGINT; one process, or gunicorn when config.workers > 1."""
-    if config.workers > 1:
-        return _serve_gunicorn(service, config)
-    return _serve_meinheld(service, config)
+    """Serve until SIGTERM/SIGINT: gunicorn with `config.workers` meinheld workers."""
+    return _serve_gunicorn(service, config)
+
+
+def raise_open_files_limit():
+    """Raise the soft RLIMIT_NOFILE towards the hard one; returns the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    if soft == resource.RLIM_INFINITY or soft > MAX_OPEN_FILES:
+        soft = MAX_OPEN_FILES  # the event loop's table is no bigger
+    elif soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 def _configure_meinheld(config):
@@ -35,63 +60,80 @@ def _configure_meinheld(config):
     return server
 
 
-def listen_meinheld(config):
-    """meinheld set up as `vamo serve` runs it, listening; call `.run(app)` on the
-    result. bench/serve_app.py serves its baselines through this too."""
-    server = _configure_meinheld(config)
-    server.set_keepalive(KEEPALIVE_SECONDS)
-    server.listen((config.listen, config.port))
-    log.info("serving on %s:%d (meinheld, 1 process)", config.listen, config.port)
-    return server
-
-
-def _serve_meinheld(service, config):
-    server = listen_meinheld(config)
-    service.start()
-    try:
-        server.run(service)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        service.stop()
-    log.info("stopped")
-    return 0
-
-
 def _serve_gunicorn(service, config):
+    refresher = service.refresher
+    # The data is loaded once in the arbiter before forking (one attempt: with
+    # the database down, each worker's refresher keeps trying).
+    refresher.run_once()
+    refresher.disconnect()  # a connection must not be shared by forked workers
+
+    first_forks = [config.workers]  # forked right after the load above
+
+    def pre_fork():
+        # A replacement worker starts from the arbiter's copy: bring it up to
+        # date first (one pass; on failure the worker serves it as it is).
+        if first_forks[0] > 0:
+            first_forks[0] -= 1
+            return
+        refresher.run_once()
+        refresher.disconnect()
+
+    return run_supervised(service, config, pre_fork=pre_fork, post_fork=service.start,
+                          worker_exit=service.stop)
+
+
+def run_supervised(app, config, pre_fork=None, post_fork=None, worker_exit=None):
+    """Serve the WSGI callable `app` as `vamo serve` does: gunicorn's arbiter with
+    `config.workers` meinheld workers, forked after `app` is built. The hooks run
+    in the arbiter before each fork, in each worker after it, and in a worker as
+    it exits. bench/serve_app.py serves the bench's baselines through this too."""
     from gunicorn.app.base import BaseApplication
 
-    # The data is loaded once in the master before forking (one attempt: with
-    # the database down, each worker's refresher keeps trying).
-    service.refresher.run_once()
-    service.refresher.disconnect()  # a connection must not be shared by forked workers
+    open_files = raise_open_files_limit()
 
-    def post_fork(server, worker):
+    def before_fork(server, worker):
+        if pre_fork:
+            pre_fork()
+
+    def after_fork(server, worker):
         _configure_meinheld(config)
-        service.start()
+        if post_fork:
+            post_fork()
 
-    class VamoGunicorn(BaseApplication):
+    def on_worker_exit(server, worker):
+        if worker_exit:
+            worker_exit()
+
+    class Supervised(BaseApplication):
         def load_config(self):
             settings = {
                 "bind": f"{config.listen}:{config.port}",
                 "workers": config.workers,
-                "worker_class": "meinheld.gmeinheld.MeinheldWorker",
+                "worker_class": "vamo.worker.MeinheldWorker",
+                # meinheld's event loop table (set_picoev_max_fd), one entry per descriptor
+                "worker_connections": open_files,
                 "preload_app": True,
                 "keepalive": KEEPALIVE_SECONDS,
                 "graceful_timeout": 30,
                 "accesslog": None,  # meinheld's own, set per worker below
                 "errorlog": "-",
                 "loglevel": config.log_level.lower(),
-                "post_fork": post_fork,
-                "worker_exit": lambda server, worker: service.stop(),
+                # gunicorn >= 24: its control socket is one path per user, which
+                # servers running side by side would share
+                "control_socket_disable": True,
+                "pre_fork": before_fork,
+                "post_fork": after_fork,
+                "worker_exit": on_worker_exit,
             }
             for key, value in settings.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
 
         def load(self):
-            return service
+            return app
 
-    log.info("serving on %s:%d (gunicorn, %d meinheld workers)", config.listen, config.port,
-             config.workers)
-    VamoGunicorn().run()
+    log.info("serving on %s:%d (gunicorn, %d meinheld worker%s; open files limit %d)",
+             config.listen, config.port, config.workers, "" if config.workers == 1 else "s",
+             open_files)
+    Supervised().run()
     return 0

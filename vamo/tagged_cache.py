@@ -3,7 +3,8 @@
 An answer is stored with its tags, such as `("addon", 42)` or `("tr", 7)`,
 that name the database rows it was rendered from. The refresher reports the
 tags of changed rows, and `invalidate` drops exactly the answers built from
-them. When the cache is full, the least recently used answer goes.
+them. When the cache is full (`size` answers, or `max_bytes` as `weigh`
+counts them), the least recently used answer goes.
 
 Requests and the refresher thread share it. A lock guards the dictionaries:
 it is only ever held for a few dictionary operations, never across a query.
@@ -14,9 +15,12 @@ from collections import OrderedDict
 
 
 class TaggedCache:
-    def __init__(self, size):
+    def __init__(self, size, max_bytes=0, weigh=None):
         self.size = size
-        self._entries = OrderedDict()  # key -> (value, tags)
+        self.max_bytes = max_bytes
+        self.weigh = weigh or (lambda key, value: 0)
+        self.bytes = 0
+        self._entries = OrderedDict()  # key -> (value, tags, weight)
         self._keys_by_tag = {}         # tag -> set of keys
         self._lock = threading.Lock()
         # Bumped by every invalidation. A request notes it before its query
@@ -45,10 +49,12 @@ class TaggedCache:
                 return
             if key in self._entries:
                 self._forget(key)
-            self._entries[key] = (value, tags)
+            weight = self.weigh(key, value)
+            self._entries[key] = (value, tags, weight)
+            self.bytes += weight
             for tag in tags:
                 self._keys_by_tag.setdefault(tag, set()).add(key)
-            while len(self._entries) > self.size:
+            while len(self._entries) > self.size or (self.max_bytes and self.bytes > self.max_bytes):
                 self._forget(next(iter(self._entries)))
 
     def invalidate(self, tags):
@@ -67,9 +73,11 @@ class TaggedCache:
             self.generation += 1
             self._entries.clear()
             self._keys_by_tag.clear()
+            self.bytes = 0
 
     def _forget(self, key):
-        _, tags = self._entries.pop(key)
+        _, tags, weight = self._entries.pop(key)
+        self.bytes -= weight
         for tag in tags:
             keys = self._keys_by_tag.get(tag)
             if keys is not None:

@@ -379,8 +379,19 @@ class ThemeUpdateApp:
         return [EMPTY] if head else [answer.body]
 
 
+# The cache's size bound: each answer weighs its body and headers plus this
+# much bookkeeping (measured about 2.5 KB in all for a typical answer).
+ANSWER_OVERHEAD_BYTES = 1024
+
+
+def _weigh(key, answer):
+    return len(answer.body) + sum(len(name) + len(value) for name, value in answer.headers) + \
+        ANSWER_OVERHEAD_BYTES
+
+
 def create(context):
-    cache = TaggedCache(context.config.theme_cache_size)
+    size = context.config.theme_cache_size
+    cache = TaggedCache(size, max_bytes=size * 2560, weigh=_weigh)
     app = ThemeUpdateApp(context.config, context.connections, cache, context.schema)
     return Component(observe.timed(app, "services.theme_update", context.statsd),
                      (ThemeChanges(cache),))

@@ -28,6 +28,14 @@ from vamo.update_index import UpdateData
 from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
 
 MAX_QUERY_LENGTH = 8192
+MAX_GUID_LENGTH = 255       # AMO's addons.guid column
+MAX_APP_VERSION_LENGTH = 64  # real ones are like 128.0a1 or 2.53.18.1
+MAX_APP_OS_LENGTH = 64
+# The answer cache's size bound: each cached request costs about REQUEST_BYTES
+# (its key and dictionary slot), each distinct answer its body and ANSWER_BYTES.
+CACHE_BYTES = 48 * 1024 * 1024
+REQUEST_BYTES = 200
+ANSWER_BYTES = 400
 MAX_AGE = 3600
 _WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode", "currentAppVersion"))
 _HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
@@ -47,18 +55,34 @@ class BadQuery(ValueError):
     """The query string is oversized or not UTF-8."""
 
 
-def memoized(function, limit):
+def memoized(function, limit, max_length=0, max_chars=0):
     """`function` of one argument, remembered for up to `limit` arguments (then all
     forgotten at once). The hot path's inputs repeat all day: the same GUIDs
-    and app ids to unescape, app versions, OS names, add-on timestamps."""
+    and app ids to unescape, app versions, OS names, add-on timestamps.
+
+    A string argument longer than `max_length` (longer than any real value) is
+    answered but not remembered, and the remembered string arguments hold at
+    most `max_chars` characters in all (default `limit * max_length`): what
+    requests send cannot grow the memo past a size fixed here. Values are no
+    bigger than their arguments, or small.
+    """
     memo = {}
+    chars = 0
+    max_chars = max_chars or limit * max_length
 
     def remembered(argument):
+        nonlocal chars
         value = memo.get(argument)
         if value is None:
-            if len(memo) >= limit:
+            value = function(argument)
+            length = len(argument) if argument.__class__ is str else 0
+            if length > max_length:
+                return value
+            if len(memo) >= limit or chars + length > max_chars:
                 memo.clear()
-            value = memo[argument] = function(argument)
+                chars = 0
+            memo[argument] = value
+            chars += length
         return value
 
     return remembered
@@ -69,7 +93,8 @@ def _unquote_strict(text):
     return unquote(text.replace("+", " "), errors="strict")
 
 
-_decode = memoized(_unquote_strict, 50000)
+# An escaped GUID (at most 255 characters) is at most three times as long.
+_decode = memoized(_unquote_strict, 50000, max_length=3 * MAX_GUID_LENGTH, max_chars=4_000_000)
 
 
 def parse_query(query):
@@ -118,12 +143,23 @@ class Answer:
 
 class ResponseCache:
     """Rendered answers by add-on key, then by normalised request; at most
-    `max_answers` in all (0: off). The oldest cached add-on goes first."""
+    `max_answers` requests (0: off) and about `max_bytes` in all. The oldest
+    cached add-on goes first.
 
-    def __init__(self, max_answers):
+    Requests that get the same answer share it: an add-on's dictionary also
+    files each answer under what it was rendered from (rdf, application, the
+    offered version's file and range), so many app versions asking about one
+    add-on (or an attacker's unique ones) cost a dictionary slot each, not a
+    rendered body each.
+    """
+
+    def __init__(self, max_answers, max_bytes=CACHE_BYTES):
         self.max_answers = max_answers
+        self.max_bytes = max_bytes
         self.by_addon = {}
+        self.weights = {}  # add-on key -> (requests, bytes) cached for it
         self.count = 0
+        self.bytes = 0
         self.changed = collections.deque()  # keys the refresher changed; drained by requests
 
     def invalidate(self, keys):
@@ -133,22 +169,39 @@ class ResponseCache:
     def drop_changed(self):
         changed, by_addon = self.changed, self.by_addon
         while changed:
-            answers = by_addon.pop(changed.popleft(), None)
-            if answers:
-                self.count -= len(answers)
+            key = changed.popleft()
+            if by_addon.pop(key, None) is not None:
+                self._forget(key)
 
-    def put(self, key, request, answer):
+    def _forget(self, key):
+        requests, size = self.weights.pop(key)
+        self.count -= requests
+        self.bytes -= size
+
+    def put(self, key, request, answer_key, answer):
+        """Cache `answer` for `request`, and under `answer_key` unless it is already there."""
         if not self.max_answers:
             return
         answers = self.by_addon.get(key)
         if answers is None:
             answers = self.by_addon[key] = {}
+            self.weights[key] = (0, 0)
+        requests, size = self.weights[key]
+        added = 0
+        if answer_key not in answers:
+            answers[answer_key] = answer
+            added += len(answer.body) + ANSWER_BYTES
         if request not in answers:
+            requests += 1
             self.count += 1
+            added += REQUEST_BYTES
         answers[request] = answer
-        while self.count > self.max_answers:
+        self.weights[key] = (requests, size + added)
+        self.bytes += added
+        while self.count > self.max_answers or self.bytes > self.max_bytes:
             oldest = next(iter(self.by_addon))
-            self.count -= len(self.by_addon.pop(oldest))
+            del self.by_addon[oldest]
+            self._forget(oldest)
 
 
 class UpdateCheck:
@@ -160,9 +213,10 @@ class UpdateCheck:
         self.renderer = Renderer(config.site_url, config.addons_url)
         self.formats = compat.answer_formats(config.rdf_apps)
         self.expiry = ExpiryClock(MAX_AGE)
-        self._version_int = memoized(compat.version_int, 10000)
-        self._platform = memoized(compat.platform_from_appos, 1000)
-        # formatdate costs a quarter of an uncached answer; add-ons keep their time.
+        self._version_int = memoized(compat.version_int, 10000, MAX_APP_VERSION_LENGTH)
+        self._platform = memoized(compat.platform_from_appos, 1000, MAX_APP_OS_LENGTH)
+        # formatdate costs a quarter of an uncached answer; add-ons keep their time
+        # (its arguments are the loaded add-ons' timestamps, not what requests send).
         self._http_date = memoized(http_date, 200000)
         self._empty_answers = {}
         self._bad_answers = {
@@ -198,22 +252,32 @@ class UpdateCheck:
         if not guid or not app_version:
             return self._bad(start_response, rdf)
 
-        key = guid.lower()
-        mode = params.get("compatMode")
-        # The id as sent is part of the request: the answer echoes it (D10).
-        request = (app.id, self._version_int(app_version),
-                   self._platform(params.get("appOS")) if protocol.platforms else 0,
-                   compat.STRICT if mode is None else compat.COMPAT_MODES.get(mode, protocol.unknown_mode),
-                   rdf, guid)
-        answers = cache.by_addon.get(key)
-        answer = answers.get(request) if answers else None
-        if answer is None:
-            entry = data.index.get(key)
-            if entry is None:
-                answer = self._empty_answer(rdf)
-            else:
-                answer = self._answer(protocol, entry, app, *request[1:])
-                cache.put(key, request, answer)
+        if len(guid) > MAX_GUID_LENGTH:  # no add-on has it: nothing to look up or remember
+            answer = self._empty_answer(rdf)
+        else:
+            key = guid.lower()
+            mode = params.get("compatMode")
+            # The id as sent is part of the request: the answer echoes it (D10).
+            request = (app.id, self._version_int(app_version),
+                       self._platform(params.get("appOS")) if protocol.platforms else 0,
+                       compat.STRICT if mode is None else compat.COMPAT_MODES.get(mode, protocol.unknown_mode),
+                       rdf, guid)
+            answers = cache.by_addon.get(key)
+            answer = answers.get(request) if answers else None
+            if answer is None:
+                entry = data.index.get(key)
+                if entry is None:
+                    answer = self._empty_answer(rdf)
+                else:
+                    candidate = find_update(entry, app.id, *request[1:4], protocol.d2c_min_int[app.id])
+                    # Keys of 3 or 7 items: never equal to a request's 6.
+                    answer_key = (rdf, guid, app.id) if candidate is None else (
+                        rdf, guid, app.id, candidate.version_id, candidate.file_id,
+                        candidate.min_version, candidate.max_version)
+                    answer = answers.get(answer_key) if answers else None
+                    if answer is None:
+                        answer = self._answer(protocol, entry, app, rdf, guid, candidate)
+                    cache.put(key, request, answer_key, answer)
 
         headers = [("Expires", self.expiry.expires())]
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
@@ -233,9 +297,7 @@ class UpdateCheck:
             return self._version_int(client_version or "") <= compat.THUNDERBIRD_LAST_RDF_INT
         return answer_format is compat.RDF
 
-    def _answer(self, protocol, entry, app, app_version_int, platform, mode, rdf, guid):
-        candidate = find_update(entry, app.id, app_version_int, platform, mode,
-                                protocol.d2c_min_int[app.id])
+    def _answer(self, protocol, entry, app, rdf, guid, candidate):
         render = self.renderer.rdf if rdf else self.renderer.json
         return Answer(render(entry, app, candidate, guid, protocol.site_links),
                       _RDF_TYPE if rdf else _JSON_TYPE, self._http_date(entry.modified))
