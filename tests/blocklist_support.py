@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from werkzeug.test import Client
 
 from tests.support import make_config
-from wsgi import create_app
+from vamo.app import create_app
 
 FIREFOX = "{ec8030f7-c20a-464f-9b0e-13a3a9e97384}"
 THUNDERBIRD = "{3550f703-e582-4d05-9a08-453d09bdfdc6}"

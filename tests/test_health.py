@@ -9,7 +9,7 @@ from tests.support import demo_database, make_config, wait_until
 from vamo import demo
 from vamo.db import Database
 from vamo.devdb import MariaDBServer
-from wsgi import create_app
+from vamo.app import create_app
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from vamo.config import ConfigError
 from vamo.db import Database, install_schema
 from vamo.redirect_rules import parse_rules, read_rules, rules_markdown
 from vamo.redirects import LOOKUPS, clean_query
-from wsgi import create_app
+from vamo.app import create_app
 
 CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 

@@ -8,7 +8,7 @@ from werkzeug.test import Client
 from tests.support import FakeSentry, make_config
 from vamo import demo
 from vamo.db import Database
-from wsgi import create_app
+from vamo.app import create_app
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tests.support import make_config, wait_until
 from vamo.db import Database, install_schema
 from vamo.devdb import MariaDBServer
 from vamo.tagged_cache import TaggedCache
-from wsgi import create_app
+from vamo.app import create_app
 
 SITE = "https://site.example"
 VAMO = "https://vamo.example"

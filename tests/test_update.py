@@ -20,7 +20,7 @@ from tests.support import make_config
 from vamo import update
 from vamo.update import ResponseCache
 from vamo.update_render import EMPTY_RDF
-from wsgi import create_app
+from vamo.app import create_app
 
 SITE = "https://amo.test"
 CDN = "https://cdn.test/user-media/addons"

@@ -19,7 +19,7 @@ from bench.legacy import make_app as make_legacy
 from bench.today import make_app as make_today
 from tests.support import demo_database, make_config
 from vamo import compat, demo
-from wsgi import create_app
+from vamo.app import create_app
 
 DATASETS = [
     # (generation, seed, shape, add-ons, requests)

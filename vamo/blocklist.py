@@ -1,6 +1,6 @@
 """The blocklist app (D16): the XML for API 1 to 3, the `/blocked/` pages and the JSON export.
 
-Routes (wsgi.py sends every path starting `/blocklist/` or holding `/blocked/`):
+Routes (vamo/app.py sends every path starting `/blocklist/` or holding `/blocked/`):
 
 - `/blocklist/<apiver>/<app>/<appver>/...`: the XML; what follows appver (the
   clients' metrics segments) is ignored. apiver other than 1, 2 or 3: 404.

@@ -26,7 +26,7 @@ def cmd_serve(args, config):
         changes["access_log"] = True
     config = config.replace(**changes)
     from vamo.serve import serve
-    from wsgi import create_app
+    from vamo.app import create_app
 
     service = create_app(config)
     try:

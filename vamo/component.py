@@ -1,4 +1,4 @@
-"""The contract between wsgi.py and each app module.
+"""The contract between vamo/app.py and each app module.
 
 Every app module (update, theme_update, blocklist, redirects) has
 `create(context) -> Component`: it gets the settings, the database URL, a

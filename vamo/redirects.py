@@ -2,7 +2,7 @@
 clients and pages still call, answered from the rules table (`redirects.rules`,
 format in `vamo.redirect_rules`).
 
-wsgi.py routes by the configured host names and says which site a request came
+vamo/app.py routes by the configured host names and says which site a request came
 in on (`environ["vamo.site"]`); the Host header never reaches a `Location`.
 Every target starts on a configured base URL and is built from percent-encoded
 values, and a path that could turn a redirect into an open one (`//host`,
