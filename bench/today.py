@@ -119,3 +119,12 @@ def make_app(config=None):
     if not config.database_url.startswith("mysql"):
         raise SystemExit("bench/today.py needs VAMO_DATABASE_URL=mysql://...")
     return TodaysUpdate(config.database_url, config.site_url)
+
+
+def __getattr__(name):
+    # `bench.today:application` for bench/serve_app.py, built on first use.
+    if name == "application":
+        global application
+        application = make_app()
+        return application
+    raise AttributeError(name)
