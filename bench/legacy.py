@@ -153,6 +153,26 @@ class Pool:
             self.open += 1
             return pymysql.connect(**self.kwargs)
 
+    def two_queries(self, addon_sql, candidate_sql, params):
+        """(the add-on row, the candidate row), each None when not found: the two
+        queries of one request on one pooled connection; the second gets the
+        add-on's id as `addon_id`."""
+        conn = self.checkout()
+        broken = False
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(addon_sql, params)
+                addon = cursor.fetchone()
+                if addon is None:
+                    return None, None
+                cursor.execute(candidate_sql, {**params, "addon_id": addon[0]})
+                return addon, cursor.fetchone()
+        except pymysql.err.Error:
+            broken = True
+            raise
+        finally:
+            self.checkin(conn, broken)
+
     def checkin(self, conn, broken=False):
         if not broken:
             try:
@@ -271,22 +291,9 @@ class LegacyUpdate:
                   "version_int": compat.version_int(data["appVersion"]),
                   "d2c_min": compat.version_int(app.d2c_min_version) if app.d2c_min_version else 0}
 
-        conn = self.pool.checkout()
-        broken = False
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(ADDON_SQL, params)
-                addon = cursor.fetchone()
-                if addon is None:
-                    return 200, rdf, empty
-                params["addon_id"] = addon[0]
-                cursor.execute(CANDIDATE_SQL.format(compat=COMPAT_SQL[mode]), params)
-                row = cursor.fetchone()
-        except pymysql.err.Error:
-            broken = True
-            raise
-        finally:
-            self.pool.checkin(conn, broken)
+        addon, row = self.pool.two_queries(ADDON_SQL, CANDIDATE_SQL.format(compat=COMPAT_SQL[mode]), params)
+        if addon is None:
+            return 200, rdf, empty
         return 200, rdf, self.render(rdf, app, addon, row, data["id"])
 
     def wants_rdf(self, app, client_version):

@@ -19,8 +19,6 @@ import json
 import posixpath
 from urllib.parse import parse_qsl, quote
 
-import pymysql
-
 from bench.legacy import Pool, respond
 from vamo.compat import version_int
 from vamo.config import load_config
@@ -76,22 +74,9 @@ class TodaysUpdate:
         mode = data.get("compatMode", "strict")
         max_check = MAX_CHECKS.get(mode, MAX_CHECKS["ignore"])
         params = {"guid": data["id"], "app_id": app_id, "version_int": version_int(data["appVersion"])}
-        conn = self.pool.checkout()
-        broken = False
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(ADDON_SQL, params)
-                addon = cursor.fetchone()
-                if addon is None:
-                    return 200, False, "{}"
-                params["addon_id"] = addon[0]
-                cursor.execute(VERSION_SQL.format(max_check=max_check), params)
-                row = cursor.fetchone()
-        except pymysql.err.Error:
-            broken = True
-            raise
-        finally:
-            self.pool.checkin(conn, broken)
+        addon, row = self.pool.two_queries(ADDON_SQL, VERSION_SQL.format(max_check=max_check), params)
+        if addon is None:
+            return 200, False, "{}"
         updates = [] if row is None else [self.update(app_short, addon, row)]
         return 200, False, json.dumps({"addons": {data["id"]: {"updates": updates}}})
 

@@ -152,40 +152,36 @@ def report(client, vamo, files, published, result):
     return "\n".join(lines)
 
 
-def test_an_update_is_offered_downloaded_verified_and_installed(client, vamo, files, catalog):
-    published = catalog["update", client.app.name]
+def installed_and_checked(scenario, client, vamo, files, catalog):
+    """Install the scenario's 1.0, ask for updates: (published, the client's result, its report)."""
+    published = catalog[scenario, client.app.name]
     install(client, published)
     result = client.check_and_install(published.guid)
-    explain = report(client, vamo, files, published, result)
+    return published, result, report(client, vamo, files, published, result)
+
+
+def test_an_update_is_offered_downloaded_verified_and_installed(client, vamo, files, catalog):
+    _, result, explain = installed_and_checked("update", client, vamo, files, catalog)
     assert result.get("offered") == "2.0", explain
     assert "installError" not in result, explain
     assert result["after"] == "2.0" and result["active"], explain
 
 
 def test_an_addon_up_to_date_gets_no_update_and_no_error(client, vamo, files, catalog):
-    published = catalog["up-to-date", client.app.name]
-    install(client, published)
-    result = client.check_and_install(published.guid)
-    explain = report(client, vamo, files, published, result)
+    _, result, explain = installed_and_checked("up-to-date", client, vamo, files, catalog)
     assert result["status"] == "UPDATE_STATUS_NO_ERROR", explain
     assert "offered" not in result and result["after"] == "1.0" and result["active"], explain
 
 
 def test_a_strict_version_whose_max_is_below_the_client_is_withheld(client, vamo, files, catalog):
     # 2.0 is strict with max 140.*; the newest version the client can run is 1.1.
-    published = catalog["strict", client.app.name]
-    install(client, published)
-    result = client.check_and_install(published.guid)
-    explain = report(client, vamo, files, published, result)
+    _, result, explain = installed_and_checked("strict", client, vamo, files, catalog)
     assert result.get("offered") == "1.1", explain
     assert result["after"] == "1.1" and result["active"], explain
 
 
 def test_a_disabled_addon_gets_its_update_once_enabled_again(client, vamo, files, catalog, generation):
-    published = catalog["disabled", client.app.name]
-    install(client, published)
-    result = client.check_and_install(published.guid)
-    explain = report(client, vamo, files, published, result)
+    published, result, explain = installed_and_checked("disabled", client, vamo, files, catalog)
     assert result["status"] == "UPDATE_STATUS_NO_ERROR", explain
     assert "offered" not in result and result["after"] == "1.0" and result["active"], explain
 
@@ -204,10 +200,7 @@ def test_a_disabled_addon_gets_its_update_once_enabled_again(client, vamo, files
 
 
 def test_a_wrong_hash_makes_the_client_refuse_the_download(client, vamo, files, catalog):
-    published = catalog["wrong-hash", client.app.name]
-    install(client, published)
-    result = client.check_and_install(published.guid)
-    explain = report(client, vamo, files, published, result)
+    _, result, explain = installed_and_checked("wrong-hash", client, vamo, files, catalog)
     assert result.get("offered") == "2.0", explain
     assert result.get("installError") == "ERROR_INCORRECT_HASH", explain
     assert result["after"] == "1.0" and result["active"], explain
