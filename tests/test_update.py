@@ -574,10 +574,10 @@ class _Rendered:
 def test_the_cache_stays_within_its_bound_and_drops_changed_addons():
     cache = ResponseCache(max_answers=3)
     for n in range(5):
-        cache.put(f"addon{n}", (1, 5, 5, 0), (False, 1, 7), _Rendered())
+        cache.put(f"addon{n}", (1, 5, 5, 0, False, "a@example.com"), (False, 1, 7), _Rendered())
         assert cache.count == min(n + 1, 3)
     assert list(cache.by_addon) == ["addon2", "addon3", "addon4"]  # the oldest add-ons went first
-    cache.put("addon4", (1, 6, 5, 0), (False, 1, 7), _Rendered())
+    cache.put("addon4", (1, 6, 5, 0, False, "a@example.com"), (False, 1, 7), _Rendered())
     assert list(cache.by_addon) == ["addon3", "addon4"] and cache.count == 3
     cache.invalidate(["addon4"])  # as the refresher thread does
     assert "addon4" in cache.by_addon  # dropped by the request thread, before its next lookup
@@ -589,10 +589,10 @@ def test_the_cache_stays_within_its_byte_bound_and_shares_equal_answers():
     cache = ResponseCache(max_answers=1_000_000, max_bytes=1_000_000)
     shared = _Rendered(10_000)
     for version in range(2000):  # one add-on, many app versions, one offered version
-        cache.put("addon", (1, version, 5, 0), (False, 1, 7), shared)
+        cache.put("addon", (1, version, 5, 0, False, "a@example.com"), (False, 1, 7), shared)
     assert cache.count == 2000 and len({id(a) for a in cache.by_addon["addon"].values()}) == 1
     for n in range(1000):  # big answers for many add-ons
-        cache.put(f"other{n}", (1, 5, 5, 0), (False, 1, 7), _Rendered(10_000))
+        cache.put(f"other{n}", (1, 5, 5, 0, False, "a@example.com"), (False, 1, 7), _Rendered(10_000))
         assert cache.bytes <= 1_000_000
     assert 50 < len(cache.by_addon) < 100
     assert cache.bytes == sum(size for _, size in cache.weights.values())
@@ -601,5 +601,5 @@ def test_the_cache_stays_within_its_byte_bound_and_shares_equal_answers():
 
 def test_a_cache_of_size_0_keeps_nothing():
     cache = ResponseCache(max_answers=0)
-    cache.put("addon", (1, 1, 5, 0), (False, 1, 7), _Rendered())
+    cache.put("addon", (1, 1, 5, 0, False, "a@example.com"), (False, 1, 7), _Rendered())
     assert cache.by_addon == {} and cache.count == 0

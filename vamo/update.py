@@ -32,7 +32,8 @@ MAX_GUID_LENGTH = 255       # AMO's addons.guid column
 MAX_APP_VERSION_LENGTH = 64  # real ones are like 128.0a1 or 2.53.18.1
 MAX_APP_OS_LENGTH = 64
 # The answer cache's size bound: each cached request costs about REQUEST_BYTES
-# (its key and dictionary slot), each distinct answer its body and ANSWER_BYTES.
+# (its key and dictionary slot) and the id it names, each distinct answer its
+# body and ANSWER_BYTES.
 CACHE_BYTES = 48 * 1024 * 1024
 REQUEST_BYTES = 200
 ANSWER_BYTES = 400
@@ -194,7 +195,7 @@ class ResponseCache:
         if request not in answers:
             requests += 1
             self.count += 1
-            added += REQUEST_BYTES
+            added += REQUEST_BYTES + len(request[-1])  # its last item: the id as sent (D10)
         answers[request] = answer
         self.weights[key] = (requests, size + added)
         self.bytes += added
