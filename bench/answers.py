@@ -9,7 +9,8 @@ import collections
 
 from vamo.config import load_config
 from vamo.db import Database
-from vamo.update import ResponseCache, UpdateCheck
+from vamo.caches import ResponseCache
+from vamo.update import UpdateCheck
 from vamo.update_index import UpdateData
 
 

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from tests.support import make_config, wait_until
 from vamo.db import Database, install_schema
 from vamo.devdb import MariaDBServer
-from vamo.tagged_cache import TaggedCache
+from vamo.caches import TaggedCache
 from vamo.app import create_app
 
 SITE = "https://site.example"

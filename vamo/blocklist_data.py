@@ -10,7 +10,7 @@ Change detection (`refresh`) is one query per pass: COUNT(*), MAX(modified)
 and MAX(id) of every table. A deleted row changes a COUNT; an edit through
 AMO moves MAX(modified). Two edits within the same second can leave
 MAX(modified) where it was, so while the newest `modified` is within
-RECENT_SECONDS of the database clock every pass reloads (and swaps only if
+COMMIT_LAG (vamo/refresh.py) of the database clock every pass reloads (and swaps only if
 the rows differ). Anything else (raw SQL that keeps `modified`) is caught by
 the refresher's periodic full `load`.
 
@@ -27,7 +27,7 @@ from typing import NamedTuple
 from vamo.compat import version_int
 from vamo.db import as_datetime
 from vamo.generations import BLOCKLIST
-from vamo.refresh import Source
+from vamo.refresh import COMMIT_LAG, Source
 
 FINGERPRINT_SQL = """
 SELECT 'bldetails', COUNT(*), MAX(modified), MAX(id) FROM bldetails
@@ -57,10 +57,6 @@ SELECT id, guid, os, vendor, devices, feature, feature_status, driver_version, d
 FROM blgfxdrivers ORDER BY id"""
 CERTS_SQL = "SELECT id, issuer, serial, details_id, created, modified FROM blissuercert ORDER BY id"
 CA_SQL = "SELECT id, data, modified FROM blca ORDER BY id"
-
-# Edits closer than this to the database clock may hide behind an unchanged
-# MAX(modified) (one-second precision, commit delays): reload while they are.
-RECENT_SECONDS = 5
 
 # The second certItem form (subject + public key hash) has no
 # columns in AMO's schema. vamo reads it from a blissuercert row whose
@@ -400,4 +396,4 @@ class BlocklistSource(Source):
         newest = _newest(as_datetime(row[2]) for row in fingerprint)
         if newest is None:
             return False
-        return abs((db.now() - newest).total_seconds()) <= RECENT_SECONDS
+        return abs(db.now() - newest) <= COMMIT_LAG

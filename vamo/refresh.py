@@ -23,6 +23,7 @@ heartbeat.
 """
 
 import contextlib
+import datetime
 import gc
 import logging
 import sys
@@ -34,6 +35,16 @@ from vamo.db import Database, DatabaseError
 from vamo.generations import SchemaState
 
 log = logging.getLogger("vamo.refresh")
+
+# The commit-lag window, one for every app that reads changes by `modified`.
+# A row's `modified` is stamped when the application writes it, before its
+# transaction commits, so a row can become visible after a pass that already
+# asked for rows newer than its time; and two edits within one second can
+# leave a table's newest `modified` where it was. Each pass therefore asks
+# again for the rows this much older than what it has seen (the blocklist:
+# reloads while its newest row is this young). A transaction that commits
+# later than this waits for the periodic full reconciliation.
+COMMIT_LAG = datetime.timedelta(seconds=30)
 
 MIN_BACKOFF_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 30.0

@@ -32,16 +32,13 @@ from vamo.component import Component
 from vamo.db import DatabaseError, unix_time
 from vamo.generations import THEME
 from vamo.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag
-from vamo.refresh import Source
-from vamo.tagged_cache import TaggedCache
+from vamo.refresh import COMMIT_LAG, Source
+from vamo.caches import TaggedCache
 
 MAX_AGE = 86400
 DEFAULT_LOCALE = "en-US"
 MAX_ID = 2 ** 32 - 1  # ids are int unsigned
 DB_RETRY_SECONDS = 5
-# The refresher asks for rows modified since its previous pass began, less this
-# margin: a row's `modified` is stamped before its transaction commits.
-CHANGE_OVERLAP = datetime.timedelta(seconds=10)
 
 # -- SQL ------------------------------------------------------------------------------
 
@@ -305,7 +302,7 @@ class ThemeChanges(Source):
         self.since = None
 
     def load(self, db):
-        self.since = db.now() - CHANGE_OVERLAP
+        self.since = db.now() - COMMIT_LAG
         self.cache.clear()
         self.loaded = True
 
@@ -315,7 +312,7 @@ class ThemeChanges(Source):
                    db.query(CHANGED_SQL, (self.since,) * _CHANGED_PARAMS)}
         if changed:
             self.cache.invalidate(changed)
-        self.since = started - CHANGE_OVERLAP
+        self.since = started - COMMIT_LAG
 
 
 # -- the WSGI app -----------------------------------------------------------------------

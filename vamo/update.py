@@ -16,11 +16,11 @@ methods other than GET and HEAD; 503 until the data has loaded once;
 `If-None-Match` gets 304.
 """
 
-import collections
 import re
 from urllib.parse import unquote
 
 from vamo import compat
+from vamo.caches import ResponseCache
 from vamo.component import Component
 from vamo.http import ExpiryClock, etag_matches, http_date, make_etag
 from vamo.observe import timed
@@ -31,12 +31,6 @@ MAX_QUERY_LENGTH = 8192
 MAX_GUID_LENGTH = 255       # AMO's addons.guid column
 MAX_APP_VERSION_LENGTH = 64  # real ones are like 128.0a1 or 2.53.18.1
 MAX_APP_OS_LENGTH = 64
-# The answer cache's size bound: each cached request costs about REQUEST_BYTES
-# (its key and dictionary slot) and the id it names, each distinct answer its
-# body and ANSWER_BYTES.
-CACHE_BYTES = 48 * 1024 * 1024
-REQUEST_BYTES = 200
-ANSWER_BYTES = 400
 MAX_AGE = 3600
 _WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode", "currentAppVersion"))
 _HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
@@ -140,69 +134,6 @@ class Answer:
         self.headers = (content_type, _CACHE_CONTROL, modified, ("ETag", self.etag),
                         ("Content-Length", str(len(body))))
         self.not_modified_headers = (_CACHE_CONTROL, modified, ("ETag", self.etag))
-
-
-class ResponseCache:
-    """Rendered answers by add-on key, then by normalised request; at most
-    `max_answers` requests (0: off) and about `max_bytes` in all. The oldest
-    cached add-on goes first.
-
-    Requests that get the same answer share it: an add-on's dictionary also
-    files each answer under what it was rendered from (rdf, application, the
-    offered version's file and range), so many app versions asking about one
-    add-on (or an attacker's unique ones) cost a dictionary slot each, not a
-    rendered body each.
-    """
-
-    def __init__(self, max_answers, max_bytes=CACHE_BYTES):
-        self.max_answers = max_answers
-        self.max_bytes = max_bytes
-        self.by_addon = {}
-        self.weights = {}  # add-on key -> (requests, bytes) cached for it
-        self.count = 0
-        self.bytes = 0
-        self.changed = collections.deque()  # keys the refresher changed; drained by requests
-
-    def invalidate(self, keys):
-        """Called from the refresher thread: only queues the keys."""
-        self.changed.extend(keys)
-
-    def drop_changed(self):
-        changed, by_addon = self.changed, self.by_addon
-        while changed:
-            key = changed.popleft()
-            if by_addon.pop(key, None) is not None:
-                self._forget(key)
-
-    def _forget(self, key):
-        requests, size = self.weights.pop(key)
-        self.count -= requests
-        self.bytes -= size
-
-    def put(self, key, request, answer_key, answer):
-        """Cache `answer` for `request`, and under `answer_key` unless it is already there."""
-        if not self.max_answers:
-            return
-        answers = self.by_addon.get(key)
-        if answers is None:
-            answers = self.by_addon[key] = {}
-            self.weights[key] = (0, 0)
-        requests, size = self.weights[key]
-        added = 0
-        if answer_key not in answers:
-            answers[answer_key] = answer
-            added += len(answer.body) + ANSWER_BYTES
-        if request not in answers:
-            requests += 1
-            self.count += 1
-            added += REQUEST_BYTES + len(request[-1])  # its last item: the id as sent (D10)
-        answers[request] = answer
-        self.weights[key] = (requests, size + added)
-        self.bytes += added
-        while self.count > self.max_answers or self.bytes > self.max_bytes:
-            oldest = next(iter(self.by_addon))
-            del self.by_addon[oldest]
-            self._forget(oldest)
 
 
 class UpdateCheck:
