@@ -574,6 +574,24 @@ class UpdateData(Source):
         log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(positions),
                  self.last_load_seconds, len(changed))
 
+    def _read_sums(self, db, addon_ids):
+        """{add-on id: fingerprint} of `addon_ids` as the database has them now ({} on SQLite)."""
+        if self._fingerprints is None or not addon_ids:
+            return {}
+        sums = dict.fromkeys(addon_ids, 0)
+        parts = self.queries.fingerprints
+        for batch in _batches(addon_ids):
+            # One round trip for all parts: a refresh of one add-on stays small.
+            sql = " UNION ALL ".join(f"({part.format(group='', filter=_in_filter(column, batch))})"
+                                     for part, column in parts)
+            for addon_id, value in db.query(sql, tuple(batch) * len(parts)):
+                sums[addon_id] += value
+        return sums
+
+    def _keep_sum(self, addon_id, value):
+        self._bucket_sums[addon_id // BUCKET] += value - _fetch(self._fingerprints, addon_id)
+        _store(self._fingerprints, addon_id, value)
+
     def reconcile(self, db):
         """Rebuild only the add-ons whose fingerprint moved since it was last read.
 
@@ -611,10 +629,7 @@ class UpdateData(Source):
             sums = {}
             self.apply(build_entries(db, self.queries, self._appversions, set(changed), sums), changed)
             for addon_id in changed:
-                value = sums.get(addon_id, 0)
-                bucket = addon_id // BUCKET
-                self._bucket_sums[bucket] += value - _fetch(self._fingerprints, addon_id)
-                _store(self._fingerprints, addon_id, value)
+                self._keep_sum(addon_id, sums.get(addon_id, 0))
         self.last_reconcile = {"seconds": round(time.monotonic() - started, 4), "buckets": len(moved),
                                "addons": len(changed)}
         log.info("update data reconciled: %d of %d buckets moved, %d add-ons rebuilt in %.3f s",
@@ -635,10 +650,16 @@ class UpdateData(Source):
         # Rows already applied come back while they are in the overlap: skip them.
         fresh = [row for row in rows if (row[0], row[1], row[4]) not in self._applied]
         whole, versions = self._plan(db, fresh)
+        # The changed add-ons' fingerprints, read before their rows: what this
+        # pass applies is not rebuilt again by the next reconciliation, and a
+        # change committed in between shows up there as a difference.
+        sums = self._read_sums(db, whole | versions.keys())
         if whole:
             self.apply(build_entries(db, self.queries, self._appversions, whole), whole)
         if versions:
             self.apply(self._patch_versions(db, versions), versions.keys())
+        for addon_id, value in sums.items():
+            self._keep_sum(addon_id, value)
         settled = now - SETTLED
         self._applied.update((table, row_id, modified) for table, row_id, _, _, modified in fresh
                              if modified is not None and modified < settled)
