@@ -13,22 +13,22 @@ from vamo.db import Database, install_schema
 from vamo.devdb import MariaDBServer
 
 DATABASE = "bench"
-# Large enough that a 100k add-on dataset stays in memory: the bench measures
-# the services, not the disk.
-BUFFER_POOL = "1G"
+# Large enough that a 530k add-on dataset (about 0.7-1 GiB of tables and
+# indexes) stays in memory: the bench measures the services, not the disk.
+BUFFER_POOL = "2G"
 
 
 def start_mariadb():
     return MariaDBServer(buffer_pool=BUFFER_POOL).start()
 
 
-def fill(server, addons, seed, generation="classic"):
+def fill(server, addons, seed, generation="classic", shape="realistic"):
     """Create the database and write `addons` generated add-ons of a schema
-    generation; (url, rows, timings)."""
+    generation and a data shape (vamo.demo.SHAPES); (url, rows, timings)."""
     server.create_database(DATABASE)
     url = server.url(DATABASE)
     started = time.monotonic()
-    rows = demo.build_rows(addons, seed, generation=generation)
+    rows = demo.build_rows(addons, seed, shape=shape, generation=generation)
     built = time.monotonic()
     db = Database(url)
     try:

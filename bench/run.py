@@ -28,7 +28,7 @@ from bench.servers import pin_process
 from bench.targets import SERVER_CPUS, all_targets
 from bench.wrk import find_wrk, wrk_version
 
-SCALES = (1000, 10000, 100000)
+SCALES = (1000, 10000, 100000, 530000)
 TARGET_NAMES = ("ceiling", "vamo", "vamo-uncached", "vamo-reconciling", "legacy", "vamo-workers-2")
 
 
@@ -48,12 +48,16 @@ def check_machine():
 def build_parser():
     parser = argparse.ArgumentParser(prog="make bench ARGS=...", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=10000, choices=SCALES,
-                        help="add-ons generated (default 10000)")
+    parser.add_argument("--scale", type=int, default=10000,
+                        help="add-ons generated (default 10000; the scale report's are 1000, 10000, "
+                             "100000, 530000)")
     parser.add_argument("--seed", type=int, default=1, help="data and mix seed (default 1)")
     parser.add_argument("--generation", default="classic", choices=("classic", "current"),
                         help="AMO's schema generation of the data; the two-query baseline is the "
                              "legacy script (classic) or today's AMO view (current) (default classic)")
+    parser.add_argument("--shape", choices=("realistic", "edge", "today"),
+                        help="the generator's data shape (vamo demo --shape): default today for "
+                             "--scale-report, realistic otherwise")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds, not measured (default 5)")
     parser.add_argument("--duration", type=int, default=15, help="measured seconds (default 15)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
@@ -66,12 +70,15 @@ def build_parser():
     parser.add_argument("--scale-report", action="store_true",
                         help="run the scale report instead (bench/scale.py; see --scales)")
     parser.add_argument("--scales", default=",".join(map(str, SCALES)),
-                        help="scales of the scale report (default 1000,10000,100000)")
+                        help="scales of the scale report (default 1000,10000,100000,530000)")
     parser.add_argument("--soak", type=float, metavar="MINUTES",
                         help="run the soak instead (bench/soak.py): one server this long, "
                              "in slices of --duration, while the data changes")
     parser.add_argument("--soak-changes", type=int, default=20,
                         help="soak: changed files committed per second (default 20)")
+    parser.add_argument("--soak-workers", type=int, default=1,
+                        help="soak: `vamo serve --workers N` (both cores, shared with wrk) instead of "
+                             "one process on core 0; each slice reports the summed PSS (default 1)")
     parser.add_argument("--soak-reconcile", type=int, default=60,
                         help="soak: VAMO_RECONCILE_SECONDS of the server (default 60)")
     return parser
@@ -93,7 +100,7 @@ def run(args):
     try:
         log(f"filling MariaDB with {args.scale:,} generated add-ons (seed {args.seed}, "
             f"{args.generation} generation)")
-        url, rows, fill_timings = fill(mariadb, args.scale, args.seed, args.generation)
+        url, rows, fill_timings = fill(mariadb, args.scale, args.seed, args.generation, args.shape)
         log(f"filled: rows built in {fill_timings['build_rows_seconds']} s, "
             f"written in {fill_timings['write_rows_seconds']} s")
         # mariadbd shares the server's core: the legacy way pays for its queries there.
@@ -134,7 +141,8 @@ def run(args):
     checks = report.check_targets(rows, found)
     document = {
         **report.document_head("throughput", started, wrk_version(), db_version),
-        "scale": {"addons": args.scale, "seed": args.seed, "generation": args.generation, **fill_timings},
+        "scale": {"addons": args.scale, "seed": args.seed, "generation": args.generation, "shape": args.shape,
+                  **fill_timings},
         "settings": {"warmup_seconds": args.warmup, "duration_seconds": args.duration,
                      "connections": args.connections, "wrk_threads": 1, "repeat": args.repeat,
                      "server_cpus": SERVER_CPUS, "wrk_cpus": "1", "mariadbd_cpus": SERVER_CPUS,
@@ -158,6 +166,8 @@ def run(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.shape is None:
+        args.shape = "today" if args.scale_report else "realistic"
     problem = check_machine()
     if problem:
         print(f"bench: {problem}", file=sys.stderr)

@@ -1,13 +1,15 @@
 """The scale report: how vamo's costs grow with the number of add-ons.
 
-    python -m bench.run --scale-report [--scales 1000,10000,100000]
+    python -m bench.run --scale-report [--scales 1000,10000,100000,530000] [--generation current]
 
 For each scale, from nothing (a new mariadbd, newly generated data):
-the time to generate and write the data; `vamo serve` pinned to core 0 with
-the cache on and off under wrk (as bench/run.py measures them); `vamo serve
---workers 2` started to read what its processes hold in memory; last, in a
-fresh process (bench/index_probe.py), the time of a full index load, its
-memory, and the time of refreshes applying 0, 100 and 1,000 changed add-ons.
+the time to generate and write the data (shape `today` unless --shape says
+otherwise); `vamo serve` pinned to core 0 with the cache on and off under
+wrk (as bench/run.py measures them), and once more with a reconciliation
+inside the measured window; `vamo serve --workers 2` started to read what its
+processes hold in memory; last, in a fresh process (bench/index_probe.py),
+the time of a full index load, its memory, refreshes applying 0, 100 and
+1,000 changed add-ons, and reconciliations, each with its database cost.
 Writes bench/results/<time>-scale-report.json and a PNG plot beside it
 (matplotlib, from the bench extra).
 """
@@ -27,13 +29,13 @@ from bench.measure import measure
 from bench.mix import HOST, build_mix, write_paths
 from bench.progress import log
 from bench.servers import Server, pin_process
-from bench.targets import SERVER_CPUS, all_targets, base_env
+from bench.targets import SERVER_CPUS, WRK_CPUS, all_targets, base_env
 from bench.wrk import wrk_version
 from vamo.devdb import free_port
 
 
-def probe_index(database_url):
-    done = subprocess.run([sys.executable, "-m", "bench.index_probe", database_url],
+def probe_index(database_url, mariadb_pid):
+    done = subprocess.run([sys.executable, "-m", "bench.index_probe", database_url, str(mariadb_pid)],
                           capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"index probe failed: {done.stderr[-2000:]}")
@@ -64,7 +66,7 @@ def one_scale(addons, args, work_dir):
     mariadb = start_mariadb()
     try:
         log(f"scale {addons:,}: generating and writing the data")
-        url, rows, fill_timings = fill(mariadb, addons, args.seed, args.generation)
+        url, rows, fill_timings = fill(mariadb, addons, args.seed, args.generation, args.shape)
         log(f"  rows built in {fill_timings['build_rows_seconds']} s, written in "
             f"{fill_timings['write_rows_seconds']} s")
         paths, mix_summary = build_mix(rows, args.mix_size, args.seed, args.generation)
@@ -73,23 +75,36 @@ def one_scale(addons, args, work_dir):
         write_paths(paths, paths_file)
         pin_process(mariadb.process.pid, {int(SERVER_CPUS)})
         targets = {t.name: t for t in all_targets(0, args.generation)}
+        # One reconciliation inside the measured window: the first comes this
+        # long after the load, a third into the window (then one every as long).
+        reconcile_after = args.warmup + max(1, args.duration // 3)
+        targets["vamo-reconciling"] = targets["vamo-reconciling"]._replace(
+            label=f"vamo, reconciling every {reconcile_after} s",
+            env={"VAMO_RECONCILE_SECONDS": str(reconcile_after)})
         # Serving is measured before the probe commits its changes: a refresh
         # re-reads recent changes on every pass, which would weigh on req/s.
         served = {}
-        for name in ("vamo", "vamo-uncached"):
+        for name in ("vamo", "vamo-uncached", "vamo-reconciling"):
             log(f"  {targets[name].label}: {args.warmup} s warm-up, {args.duration} s measured")
+            # A reconciliation's queries cost mariadbd seconds of CPU at 530k: on
+            # the server's core they would be charged to vamo's latency, where in
+            # production a replica on another machine runs them. So for that
+            # window mariadbd moves to wrk's core.
+            pin_process(mariadb.process.pid, {int(WRK_CPUS if name == "vamo-reconciling" else SERVER_CPUS)})
             served[name] = measure(targets[name], url, mariadb.process.pid, paths_file, HOST,
                                    args.warmup, args.duration, args.connections, work_dir, seed=args.seed)
             log(f"    {served[name]['req_per_s']:,.0f} req/s, p99 {served[name]['p99_ms']} ms")
+        pin_process(mariadb.process.pid, {int(SERVER_CPUS)})
         workers = workers_memory(targets["vamo-workers-2"], url, work_dir)
         log("  probing the index: load, memory, refreshes")
-        index = probe_index(url)
+        index = probe_index(url, mariadb.process.pid)
         log(f"  load {index['load_seconds']} s, index {index['index_mib']} MiB, refresh of 100 changes "
             f"{index['refresh_100']['seconds']} s")
         db_version = mariadb_version(mariadb)
     finally:
         mariadb.cleanup()
-    return {"addons": addons, **fill_timings, "index": index, "serve": served,
+    return {"addons": addons, "shape": args.shape, "generation": args.generation, **fill_timings,
+            "index": index, "serve": served,
             "workers_2": workers, "mix": mix_summary, "mariadb": db_version}
 
 
@@ -109,7 +124,21 @@ FIGURES = (
     ("vamo serve RSS after the run, MiB", lambda p: p["serve"]["vamo"]["rss_mib"]),
     ("vamo serve ready (start + load), s", lambda p: p["serve"]["vamo"]["ready_seconds"]),
     ("--workers 2: PSS of all processes, MiB", lambda p: p["workers_2"]["pss_total_mib"]),
+    ("index buffer (encoded entries), MiB", lambda p: p["index"]["index_buffer_mib"]),
     ("refresh, nothing changed, ms", lambda p: p["index"]["refresh_idle"]["seconds"] * 1000),
+    ("refresher pass, nothing changed: queries", lambda p: p["index"]["refresh_idle"]["queries"]),
+    ("refresher pass, nothing changed: rows read", lambda p: p["index"]["refresh_idle"]["rows_read"]),
+    ("refresher pass, nothing changed: mariadbd CPU ms",
+     lambda p: p["index"]["refresh_idle"]["mariadbd_cpu_seconds"] * 1000),
+    ("reconciliation, nothing changed: vamo CPU ms", lambda p: p["index"]["reconcile_idle"]["cpu_seconds"] * 1000),
+    ("reconciliation, nothing changed: wall s", lambda p: p["index"]["reconcile_idle"]["seconds"]),
+    ("reconciliation: queries", lambda p: p["index"]["reconcile_idle"]["queries"]),
+    ("reconciliation: rows read", lambda p: p["index"]["reconcile_idle"]["rows_read"]),
+    ("reconciliation: mariadbd CPU s", lambda p: p["index"]["reconcile_idle"]["mariadbd_cpu_seconds"]),
+    ("reconciliation after 1,100 refreshed add-ons: vamo CPU ms",
+     lambda p: p["index"]["reconcile_after_refreshes"]["cpu_seconds"] * 1000),
+    ("reconciliation after 100 unstamped changes: vamo CPU ms",
+     lambda p: p["index"]["reconcile_100_unstamped"]["cpu_seconds"] * 1000),
     ("refresh, 100 changed add-ons, ms", lambda p: p["index"]["refresh_100"]["seconds"] * 1000),
     ("refresh, 1,000 changed add-ons, ms", lambda p: p["index"]["refresh_1000"]["seconds"] * 1000),
     ("req/s, cache on", lambda p: p["serve"]["vamo"]["req_per_s"]),
@@ -118,6 +147,9 @@ FIGURES = (
     ("server CPU µs/req, cache off", lambda p: p["serve"]["vamo-uncached"]["server_cpu_us_per_req"]),
     ("p99 ms, cache on", lambda p: p["serve"]["vamo"]["p99_ms"]),
     ("p99 ms, cache off", lambda p: p["serve"]["vamo-uncached"]["p99_ms"]),
+    ("req/s, a reconciliation in the window", lambda p: p["serve"]["vamo-reconciling"]["req_per_s"]),
+    ("p99 ms, a reconciliation in the window", lambda p: p["serve"]["vamo-reconciling"]["p99_ms"]),
+    ("errors (all windows)", lambda p: sum(r["bad_status"] + r["socket_errors"] for r in p["serve"].values())),
 )
 
 

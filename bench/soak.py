@@ -37,8 +37,12 @@ from vamo.devdb import free_port
 OFFERED_FILES_SQL = "SELECT id FROM files WHERE status = 4"
 
 
-def vamo_target():
-    return next(target for target in all_targets(0) if target.name == "vamo")
+def vamo_target(workers=1):
+    name = "vamo" if workers == 1 else "vamo-workers-2"
+    target = next(target for target in all_targets(0) if target.name == name)
+    if workers > 2:
+        target = target._replace(argv=target.argv[:-1] + (str(workers),))
+    return target
 
 
 class Writer(threading.Thread):
@@ -73,7 +77,7 @@ class Writer(threading.Thread):
 
 def soak_slices(server, url, paths_file, slices, args):
     """Run wrk slice after slice against `server`; one summary per slice, with its memory."""
-    target = vamo_target()
+    target = vamo_target(args.soak_workers)
     results = []
     for number in range(1, slices + 1):
         tree = procstat.process_tree(server.pid)
@@ -87,7 +91,8 @@ def soak_slices(server, url, paths_file, slices, args):
         result["elapsed_seconds"] = round(number * args.duration, 1)
         results.append(result)
         log(f"  slice {number}/{slices}: {result['req_per_s']:,.0f} req/s, p99 {result['p99_ms']:.2f} ms, "
-            f"RSS {result['rss_mib']} MiB, errors {result['bad_status'] + result['socket_errors']}")
+            f"RSS {result['rss_mib']} MiB, PSS {result['pss_mib']} MiB, "
+            f"errors {result['bad_status'] + result['socket_errors']}")
     return results
 
 
@@ -95,18 +100,23 @@ def memory_summary(slices):
     """RSS after the first slice (the cache is filled by then), at the end, at most, and the growth."""
     rss = [s["rss_mib"] for s in slices]
     second_half = rss[len(rss) // 2:]
-    return {"rss_first_mib": rss[0], "rss_last_mib": rss[-1], "rss_max_mib": max(rss),
+    return {"pss_first_mib": slices[0]["pss_mib"], "pss_last_mib": slices[-1]["pss_mib"],
+            "pss_max_mib": max(s["pss_mib"] for s in slices),
+            "largest_process_rss_last_mib": slices[-1]["rss_max_mib"],
+            "rss_first_mib": rss[0], "rss_last_mib": rss[-1], "rss_max_mib": max(rss),
             "rss_growth_mib": round(rss[-1] - rss[0], 1),
             # Growth over the second half alone: a leak keeps growing, a filling cache does not.
             "rss_growth_second_half_mib": round(second_half[-1] - second_half[0], 1)}
 
 
 def markdown(slices, summary):
-    lines = ["| slice | minutes | req/s | p50 ms | p99 ms | RSS MiB | non-2xx/304 | socket errors | other jobs' CPU |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| slice | minutes | req/s | p50 ms | p99 ms | RSS MiB | PSS MiB | non-2xx/304 | socket errors "
+             "| other jobs' CPU |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in slices:
         lines.append(f"| {s['slice']} | {s['elapsed_seconds'] / 60:.1f} | {s['req_per_s']:,.0f} | {s['p50_ms']:.2f} "
-                     f"| {s['p99_ms']:.2f} | {s['rss_mib']} | {s['bad_status']} | {s['socket_errors']} "
+                     f"| {s['p99_ms']:.2f} | {s['rss_mib']} | {s['pss_mib']} | {s['bad_status']} "
+                     f"| {s['socket_errors']} "
                      f"| {s['foreign_cpu_share']:.0%} |")
     lines += ["", "| figure | value |", "|---|---:|"]
     lines += [f"| {name} | {value} |" for name, value in summary.items()]
@@ -120,9 +130,10 @@ def run(args):
     mariadb = start_mariadb()
     writer = server = None
     try:
-        log(f"soak: {args.scale:,} add-ons, {slices} slices of {args.duration} s, "
-            f"{args.soak_changes} changed files/s, full reload every {args.soak_reconcile} s")
-        url, rows, _ = fill(mariadb, args.scale, args.seed, args.generation)
+        log(f"soak: {args.scale:,} add-ons ({args.shape}, {args.generation}), {slices} slices of "
+            f"{args.duration} s, {args.soak_changes} changed files/s, reconciliation every "
+            f"{args.soak_reconcile} s, {args.soak_workers} worker(s)")
+        url, rows, _ = fill(mariadb, args.scale, args.seed, args.generation, args.shape)
         paths, mix_summary = build_mix(rows, args.mix_size, args.seed, args.generation)
         del rows
         paths_file = os.path.join(work_dir, "mix.txt")
@@ -130,7 +141,8 @@ def run(args):
         pin_process(mariadb.process.pid, {int(SERVER_CPUS)})
         port = free_port()
         env = {**base_env(url, port), "VAMO_RECONCILE_SECONDS": str(args.soak_reconcile)}
-        server = Server(vamo_target().argv, env, port, SERVER_CPUS,
+        target = vamo_target(args.soak_workers)
+        server = Server(target.argv, env, port, target.cpus,
                         os.path.join(work_dir, "vamo.log"), "/__heartbeat__", 200).start()
         writer = Writer(url, args.soak_changes, args.seed)
         writer.start()
@@ -155,11 +167,11 @@ def run(args):
                "heartbeat_after": heartbeat_after}
     document = {
         **report.document_head("soak", started, wrk_version(), db_version),
-        "scale": {"addons": args.scale, "seed": args.seed},
+        "scale": {"addons": args.scale, "seed": args.seed, "shape": args.shape, "generation": args.generation},
         "settings": {"minutes": args.soak, "slice_seconds": args.duration, "connections": args.connections,
                      "changed_files_per_second": args.soak_changes,
                      "reconcile_seconds": args.soak_reconcile, "mix_size": args.mix_size,
-                     "server_cpus": SERVER_CPUS, "wrk_cpus": WRK_CPUS},
+                     "workers": args.soak_workers, "server_cpus": target.cpus, "wrk_cpus": WRK_CPUS},
         "mix": mix_summary, "summary": summary, "slices": results,
     }
     path = report.write_results(document, "soak")

@@ -46,9 +46,9 @@ def all_targets(ceiling_bytes, generation="classic"):
         Target("vamo", "vamo, cache on", (_vamo(), "serve"), {}, SERVER_CPUS, "/__heartbeat__", 200),
         Target("vamo-uncached", "vamo, cache off", (_vamo(), "serve"), {"VAMO_CACHE_SIZE": "0"},
                SERVER_CPUS, "/__heartbeat__", 200),
-        # A full reload every 5 s (the default is every 600 s): what requests
-        # see while a reconciliation runs beside them in the same process.
-        Target("vamo-reconciling", "vamo, reloading everything every 5 s", (_vamo(), "serve"),
+        # A reconciliation every 5 s (the default is every 600 s): what requests
+        # see while one runs beside them in the same process.
+        Target("vamo-reconciling", "vamo, reconciling every 5 s", (_vamo(), "serve"),
                {"VAMO_RECONCILE_SECONDS": "5"}, SERVER_CPUS, "/__heartbeat__", 200),
         Target("legacy", two_query_label, _serve_app(two_query_app),
                {}, SERVER_CPUS, "/", None),

@@ -135,6 +135,65 @@ def test_refreshes_after_changes_of_every_kind_equal_a_full_load(mariadb, genera
     db.close()
 
 
+# The same changes made behind the refresher's back (no `modified`), and hard deletes.
+UNSTAMPED = [change.replace(", av.modified = NOW()", "").replace(", modified = NOW()", "") for change in CHANGES] + [
+    "DELETE FROM files WHERE id = %(file)s",
+    "DELETE FROM applications_versions WHERE id = %(range)s",
+    "DELETE FROM compat_override_range WHERE id = %(override)s",
+]
+
+
+@pytest.mark.parametrize("generation", ["classic", "current"])
+def test_a_reconciliation_by_fingerprint_equals_a_full_load(mariadb, generation):
+    """Changes without a timestamp and hard deletes are found by their fingerprints, and
+    only the add-ons they touch are rebuilt."""
+    db = Database(demo_database(mariadb, addons=300, seed=11, shape="edge", generation=generation))
+    classic = generation == "classic"
+    rng = random.Random(11)
+    ids = {name: [row[0] for row in db.query(sql)] for name, sql in {
+        "file": "SELECT id FROM files", "version": "SELECT id FROM versions",
+        "range": "SELECT id FROM applications_versions", "appversion": "SELECT id FROM appversions",
+        "addon": "SELECT id FROM addons",
+        "override": "SELECT id FROM compat_override_range" if classic else "SELECT 0 FROM addons WHERE 0"
+    }.items()}
+    changes = [change for change in UNSTAMPED
+               if classic or ("platform_id" not in change and "compat_override" not in change)]
+    data = UpdateData()
+    data.load(db)
+    data.load(db)  # nothing changed: nothing rebuilt
+    assert data.last_reconcile["addons"] == 0
+    for round_number in range(4):
+        for _ in range(15):
+            change = rng.choice(changes)
+            if "%(override)s" in change and not ids["override"]:
+                continue
+            db.execute(change, {name: rng.choice(values) if values else 0 for name, values in ids.items()})
+        data.load(db)
+        assert 0 < data.last_reconcile["addons"] <= 15, data.last_reconcile
+        fresh = UpdateData()
+        fresh.load(db)
+        assert data.index.keys() == fresh.index.keys(), f"round {round_number}"
+        different = [key for key, entry in fresh.index.items() if not entry.same_answers(data.index[key])]
+        assert not different, f"round {round_number}: {different[:5]}"
+        data.load(db)
+        assert data.last_reconcile["addons"] == 0, f"round {round_number}: {data.last_reconcile}"
+    # What a refresh applied (with a timestamp) is not rebuilt again by the next reconciliation.
+    written_a_minute_ago(db, generation)
+    data.refresh(db)
+    stamped = [change.replace("NOW()", "NOW(6)") if not classic else change for change in CHANGES
+               if classic or ("platform_id" not in change and "compat_override" not in change)]
+    for _ in range(10):
+        change = rng.choice(stamped)
+        if "%(override)s" in change and not ids["override"]:
+            continue
+        db.execute(change, {name: rng.choice(values) if values else 0 for name, values in ids.items()})
+    data.refresh(db)
+    assert data.last_refresh_addons > 0
+    data.load(db)
+    assert data.last_reconcile["addons"] == 0, data.last_reconcile
+    db.close()
+
+
 def bytes_read(db, action):
     """Bytes the database sent to `db`'s session while `action` ran."""
     def sent():

@@ -102,8 +102,8 @@ def build_parser():
     demo.add_argument("--database-url", help="default VAMO_DATABASE_URL")
     demo.add_argument("--addons", type=int, default=1000, help="number of add-ons (default 1000)")
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    demo.add_argument("--shape", default="realistic", choices=("realistic", "edge"),
-                      help="realistic data, or more of the odd cases")
+    demo.add_argument("--shape", default="realistic", choices=("realistic", "edge", "today"),
+                      help="realistic data, more of the odd cases, or today's AMO (93 %% static themes)")
     demo.add_argument("--reset", action="store_true", help="drop vamo's tables first")
     demo.add_argument("--generation", **_GENERATION_ARGUMENT)
     demo.set_defaults(run=cmd_demo)

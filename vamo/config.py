@@ -156,8 +156,9 @@ OPTIONS = (
     Option("VAMO_REFRESH_SECONDS", "refresh_seconds", "5", _number(float, 0.1),
            "How often changes committed in the database are applied to the loaded data."),
     Option("VAMO_RECONCILE_SECONDS", "reconcile_seconds", "600", _number(float, 1),
-           "How often all data is reloaded and compared, to catch changes that carry "
-           "no `modified` timestamp (hard deletes, raw SQL)."),
+           "How often the loaded data is checked against the database as a whole, to catch changes that "
+           "carry no `modified` timestamp (hard deletes, raw SQL): by fingerprints for the update check, "
+           "by a full reload for the rest."),
     Option("VAMO_STALE_SECONDS", "stale_seconds", "60", _number(float, 1),
            "`/__heartbeat__` fails when the loaded data has not been refreshed for this long."),
     Option("VAMO_RDF_APPS", "rdf_apps", "", _app_list,

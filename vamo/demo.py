@@ -43,6 +43,9 @@ class Shape:
     override: float = 0.02
     upper_case_guid: float = 0.05
     star_max: float = 0.03            # app range up to `*`
+    type_weights: tuple = None        # ((add-on type, weight), ...); None: _TYPE_WEIGHTS
+    app_share: tuple = None           # ((app id, share of add-ons with a range), ...); None: _APP_SHARE
+    theme_versions: int = 0           # static themes get 1 to this many versions, Firefox only (0: as any add-on)
 
 
 SHAPES = {
@@ -53,6 +56,18 @@ SHAPES = {
         strict_file=0.3, binary_file=0.2, no_hash=0.2, backport=0.2,
         duplicate_version_string=0.08, hostile_strings=0.05, override=0.3,
         upper_case_guid=0.2, star_max=0.1,
+    ),
+    # AMO in January 2024: about 36,000 extensions (and a few dictionaries and
+    # language packs) beside 495,000 static themes of one to three versions.
+    # WebExtensions: nearly every file for all platforms, no binary components;
+    # ranges for Firefox and often Firefox for Android (the few Thunderbird and
+    # SeaMonkey ranges keep the bench's mix of clients answerable).
+    "today": Shape(
+        platform_files=0.01, mixed_platform_files=0.005, strict_file=0.03, binary_file=0.0,
+        mean_versions=1.0, no_hash=0.01, unlisted=0.1, override=0.01,
+        type_weights=((1, 62), (3, 4), (5, 4), (10, 930)),
+        app_share=((1, 0.97), (61, 0.4), (18, 0.02), (59, 0.01)),
+        theme_versions=3,
     ),
 }
 
@@ -167,7 +182,7 @@ class Generator:
         return guid
 
     def make_addon(self, addon_id):
-        kind = self.weighted(_TYPE_WEIGHTS)
+        kind = self.weighted(self.shape.type_weights or _TYPE_WEIGHTS)
         status = self.weighted(_STATUS_WEIGHTS)
         name = f"{self.word(self.rng.randint(4, 9)).capitalize()} {self.word(5)}"
         texts = {"en-US": name}
@@ -186,7 +201,7 @@ class Generator:
         if kind == PERSONA:
             self.make_persona(addon)
         else:
-            self.make_versions(addon)
+            self.make_versions(addon, kind)
         return addon
 
     def version_strings(self, count):
@@ -209,11 +224,15 @@ class Generator:
             strings.append(text)
         return strings
 
-    def make_versions(self, addon):
+    def make_versions(self, addon, kind=EXTENSION):
         if self.chance(self.shape.no_versions):
             return
-        count = min(int(self.rng.paretovariate(self.shape.mean_versions)), self.shape.max_versions)
-        apps = [app for app, share in _APP_SHARE.items() if self.chance(share)] or [1]
+        if kind == STATICTHEME and self.shape.theme_versions:
+            count, apps = self.rng.randint(1, self.shape.theme_versions), [1]
+        else:
+            count = min(int(self.rng.paretovariate(self.shape.mean_versions)), self.shape.max_versions)
+            shares = self.shape.app_share or _APP_SHARE.items()
+            apps = [app for app, share in shares if self.chance(share)] or [1]
         current = None
         strings = self.version_strings(count)
         for k, text in enumerate(strings):

@@ -19,16 +19,18 @@ without a timestamp. Both build new entries off to the side and swap them in one
 reference at a time, then tell the response cache which add-ons changed.
 """
 
+import array
 import collections
 import datetime
 import logging
+import marshal
 import time
 from typing import NamedTuple
 
 from vamo import compat
 from vamo.db import as_datetime, unix_time
 from vamo.generations import CLASSIC, CURRENT, UPDATE, SchemaState
-from vamo.refresh import Source
+from vamo.refresh import COMMIT_LAG, Source
 
 log = logging.getLogger("vamo.update")
 
@@ -36,37 +38,67 @@ log = logging.getLogger("vamo.update")
 # version listed (channel 2) and not deleted; file approved (4).
 _ELIGIBLE_ADDON = "a.status NOT IN (5, 11) AND a.inactive = 0 AND a.guid IS NOT NULL AND a.guid <> ''"
 
-ADDONS_SQL = f"""
-SELECT a.id, a.guid, a.addontype_id, a.slug, a.modified
+# Every row the index is built from carries a CRC32 of what the entry takes
+# from it (not `modified`); an add-on's fingerprint is the sum over its rows.
+# Sums add up, so a bucket of add-ons (id DIV BUCKET) has the sum of theirs:
+# a reconciliation asks for one row per bucket, then per add-on only in the
+# buckets whose sum moved, and rebuilds only the add-ons whose sum moved (D21).
+# A hard delete or an UPDATE that left `modified` alone moves a sum too.
+_ADDON_HASH = "CRC32(CONCAT_WS('|', a.guid, a.addontype_id, IFNULL(a.slug, '~null~')))"
+_ADDONS_FROM = f"""
 FROM addons a
 WHERE {_ELIGIBLE_ADDON}{{filter}}"""
+# Timestamps come as text (CAST ... AS CHAR): PyMySQL's DATETIME decoding,
+# written in Python, was a fifth of a full load's CPU; datetime.fromisoformat
+# reads the text in C.
+ADDONS_SQL = f"SELECT a.id, a.guid, a.addontype_id, a.slug, CAST(a.modified AS CHAR), {_ADDON_HASH}" + _ADDONS_FROM
 
 # The classic generation reads the file's platform and binary-components
 # flag; the current one has neither (every file is for all platforms, D6).
-_CANDIDATES_TEMPLATE = f"""
-SELECT v.addon_id, v.id, v.version, v.releasenotes, v.modified,
-       f.id, {{platform}}, f.filename, f.hash, f.strict_compatibility, {{binary}},
-       f.modified, av.application_id, av.min, av.max, av.modified
+_CANDIDATE_HASH = """CRC32(CONCAT_WS('|', v.id, v.version, IFNULL(v.releasenotes, -1), f.id, {platform},
+       IFNULL(f.filename, '~null~'), IFNULL(f.hash, '~null~'), f.strict_compatibility, {binary},
+       av.application_id, av.min, av.max))"""
+_CANDIDATES_FROM = f"""
 FROM versions v
 JOIN addons a ON a.id = v.addon_id
 JOIN files f ON f.version_id = v.id
 JOIN applications_versions av ON av.version_id = v.id
-WHERE {_ELIGIBLE_ADDON} AND v.channel = 2 AND v.deleted = 0 AND f.status = 4{{{{filter}}}}"""
+WHERE {_ELIGIBLE_ADDON} AND v.channel = 2 AND v.deleted = 0 AND f.status = 4{{filter}}"""
+# One timestamp per row, not three, as text (see ADDONS_SQL).
+_CANDIDATES_TEMPLATE = """
+SELECT v.addon_id, v.id, v.version, v.releasenotes,
+       f.id, {platform}, f.filename, f.hash, f.strict_compatibility, {binary},
+       av.application_id, av.min, av.max, CAST(GREATEST(v.modified, f.modified, av.modified) AS CHAR),
+       """ + _CANDIDATE_HASH + _CANDIDATES_FROM
 
-OVERRIDES_SQL = """
-SELECT co.addon_id, cr.type, cr.min_version, cr.max_version, cr.app_id,
-       cr.min_app_version, cr.max_app_version, co.modified, cr.modified
+_OVERRIDE_HASH = ("CRC32(CONCAT_WS('|', cr.id, cr.type, cr.min_version, cr.max_version, cr.app_id, "
+                  "cr.min_app_version, cr.max_app_version))")
+_OVERRIDES_FROM = """
 FROM compat_override co
 JOIN compat_override_range cr ON cr.compat_id = co.id
 WHERE co.addon_id IS NOT NULL{filter}"""
+OVERRIDES_SQL = """
+SELECT co.addon_id, cr.type, cr.min_version, cr.max_version, cr.app_id,
+       cr.min_app_version, cr.max_app_version, co.modified, cr.modified, """ + _OVERRIDE_HASH + _OVERRIDES_FROM
 
 # The versions an override's add-on version strings resolve against: every
 # version of the add-on that is not deleted, listed or not.
-OVERRIDE_VERSIONS_SQL = """
-SELECT v.addon_id, v.id, v.version
+_OVERRIDE_VERSION_HASH = "CRC32(CONCAT_WS('|', v.id, v.version))"
+_OVERRIDE_VERSIONS_FROM = """
 FROM versions v
 WHERE v.deleted = 0
   AND v.addon_id IN (SELECT co.addon_id FROM compat_override co WHERE co.addon_id IS NOT NULL){filter}"""
+OVERRIDE_VERSIONS_SQL = "SELECT v.addon_id, v.id, v.version, " + _OVERRIDE_VERSION_HASH + _OVERRIDE_VERSIONS_FROM
+
+# SQLite has no CRC32: there every hash reads 0 and a reconciliation is a full
+# load (the embedded demo's data is small).
+_HASHES = (_ADDON_HASH, _OVERRIDE_HASH, _OVERRIDE_VERSION_HASH)
+
+
+def _fingerprint_sql(id_column, hash_expression, from_where):
+    """Fingerprint sums grouped by `id_column`{group}; {group} is "" (per add-on) or " DIV BUCKET"."""
+    return f"SELECT {id_column}{{group}}, CAST(SUM({hash_expression}) AS SIGNED) {from_where} GROUP BY 1"
+
 
 # Add-ons among some that have compat overrides: their compiled overrides
 # depend on all their versions, so a changed version rebuilds the whole add-on.
@@ -106,35 +138,59 @@ _MAX_MODIFIED_OVERRIDES = """
   UNION ALL SELECT MAX(modified) FROM compat_override UNION ALL SELECT MAX(modified) FROM compat_override_range"""
 
 
+# Add-ons per bucket of the reconciliation's first step: at 530,000 add-ons
+# about 8,300 rows per part (the queries that make the index).
+BUCKET = 64
+
+
 class Queries(NamedTuple):
     """The update check's SQL for one schema generation (D20)."""
     candidates: str
     changed: str
     max_modified: str
     overrides: bool   # the generation has compat override tables
+    fingerprints: tuple  # (fingerprint SQL with {group} and {filter}, its add-on id column), per part
+    hashes: tuple     # the hash expressions in this generation's SQL
 
     @property
     def changed_parts(self):
         return self.changed.count("%s")
 
 
+def _queries(platform, binary, overrides):
+    candidate_hash = _CANDIDATE_HASH.replace("{platform}", platform).replace("{binary}", binary)
+    fingerprints = [(_fingerprint_sql("a.id", _ADDON_HASH, _ADDONS_FROM), "a.id"),
+                    (_fingerprint_sql("v.addon_id", candidate_hash, _CANDIDATES_FROM), "v.addon_id")]
+    if overrides:
+        fingerprints += [(_fingerprint_sql("co.addon_id", _OVERRIDE_HASH, _OVERRIDES_FROM), "co.addon_id"),
+                         (_fingerprint_sql("v.addon_id", _OVERRIDE_VERSION_HASH, _OVERRIDE_VERSIONS_FROM),
+                          "v.addon_id")]
+    changed = _CHANGED_PARTS + (_CHANGED_OVERRIDES if overrides else "")
+    max_modified = _MAX_MODIFIED_TEMPLATE.format(overrides=_MAX_MODIFIED_OVERRIDES if overrides else "")
+    candidates = _CANDIDATES_TEMPLATE.replace("{platform}", platform).replace("{binary}", binary)
+    return Queries(candidates, changed, max_modified, overrides, tuple(fingerprints),
+                   _HASHES + (candidate_hash,))
+
+
 QUERIES = {
-    CLASSIC: Queries(
-        _CANDIDATES_TEMPLATE.format(platform="f.platform_id", binary="f.binary_components"),
-        _CHANGED_PARTS + _CHANGED_OVERRIDES,
-        _MAX_MODIFIED_TEMPLATE.format(overrides=_MAX_MODIFIED_OVERRIDES), True),
-    CURRENT: Queries(
-        _CANDIDATES_TEMPLATE.format(platform=compat.PLATFORM_ALL, binary=0),
-        _CHANGED_PARTS, _MAX_MODIFIED_TEMPLATE.format(overrides=""), False),
+    CLASSIC: _queries("f.platform_id", "f.binary_components", True),
+    CURRENT: _queries(str(compat.PLATFORM_ALL), "0", False),
 }
 
+
+def _for(db, sql, queries):
+    """`sql` as `db` runs it: on SQLite, hashes read 0 and GREATEST is the many-argument MAX."""
+    if db.dialect == "mysql":
+        return sql
+    for expression in queries.hashes:
+        sql = sql.replace(expression, "0")
+    return sql.replace("GREATEST(", "MAX(")
+
+
 _IN_BATCH = 500
-# A refresh asks again for rows modified this long before the newest one it
-# saw: a transaction that commits late carries an older `modified`.
-OVERLAP = datetime.timedelta(seconds=30)
 # A row read this long after its `modified` (by the database's clock) is not
-# re-applied when it comes back in the overlap: a second change within the
-# same second (DATETIME has whole seconds) would have been visible by then.
+# re-applied when it comes back in the commit-lag window (refresh.COMMIT_LAG):
+# a second change within the same second would have been visible by then.
 SETTLED = datetime.timedelta(seconds=2)
 
 # RDF `urn:mozilla:<type>:<guid>` by add-on type (ADDON_SLUGS_UPDATE); types
@@ -197,9 +253,13 @@ def _batches(ids):
 
 
 def _select(db, sql, column, addon_ids):
-    """Rows of `sql` for every add-on (addon_ids None) or for those ids only."""
+    """Rows of `sql` for every add-on (addon_ids None), for a `range` of ids, or for those ids only."""
     if addon_ids is None:
         yield from db.stream(sql.format(filter=""))
+        return
+    if isinstance(addon_ids, range):
+        yield from db.stream(sql.format(filter=f" AND {column} BETWEEN %s AND %s"),
+                             (addon_ids.start, addon_ids.stop - 1))
         return
     for batch in _batches(addon_ids):
         yield from db.query(sql.format(filter=_in_filter(column, batch)), tuple(batch))
@@ -210,15 +270,18 @@ def load_appversions(db):
     return {row[0]: (row[1], row[2], compat.version_int(row[2])) for row in db.query(APPVERSIONS_SQL)}
 
 
-def build_candidates(db, queries, appversions, column, ids):
+def build_candidates(db, queries, appversions, column, ids, fingerprints=None):
     """The candidates of the rows whose `column` is among `ids` (every row when
-    None): ({add-on id: {app id: [Candidate]}}, {add-on id: newest `modified`})."""
+    None): ({add-on id: {app id: [Candidate]}}, {add-on id: newest `modified`});
+    each row's hash is added to `fingerprints` ({add-on id: sum}) when given."""
     per_addon = collections.defaultdict(lambda: collections.defaultdict(list))
     modified = {}
     releases = {}
-    for (addon_id, version_id, version, notes, v_modified, file_id, platform_id, filename, file_hash,
-         strict, binary, f_modified, app_id, min_id, max_id, av_modified) in _select(
-            db, queries.candidates, column, ids):
+    fingerprints = {} if fingerprints is None else fingerprints
+    for (addon_id, version_id, version, notes, file_id, platform_id, filename, file_hash,
+         strict, binary, app_id, min_id, max_id, row_modified, row_hash) in _select(
+            db, _for(db, queries.candidates, queries), column, ids):
+        fingerprints[addon_id] = fingerprints.get(addon_id, 0) + row_hash
         low, high = appversions.get(min_id), appversions.get(max_id)
         # The range's bounds must exist and belong to the range's application.
         if low is None or high is None or low[0] != app_id or high[0] != app_id:
@@ -230,8 +293,7 @@ def build_candidates(db, queries, appversions, column, ids):
         per_addon[addon_id][app_id].append(Candidate(
             version_id, low[2], high[2], platform_id, bool(strict or binary), file_id,
             low[1], high[1], release))
-        modified[addon_id] = max(modified.get(addon_id, 0.0), unix_time(v_modified),
-                                 unix_time(f_modified), unix_time(av_modified))
+        modified[addon_id] = max(modified.get(addon_id, 0.0), unix_time(row_modified))
     return per_addon, modified
 
 
@@ -239,28 +301,38 @@ def _sorted_candidates(by_app):
     return {app_id: tuple(sorted(rows, key=_candidate_order)) for app_id, rows in by_app.items() if rows}
 
 
-def build_entries(db, queries, appversions, addon_ids=None):
-    """Entries of the eligible add-ons among `addon_ids` (all when None), by add-on id."""
-    addons = {row[0]: row for row in _select(db, ADDONS_SQL, "a.id", addon_ids)}
-    per_addon, candidates_modified = build_candidates(db, queries, appversions, "v.addon_id", addon_ids)
+def build_entries(db, queries, appversions, addon_ids=None, fingerprints=None):
+    """Entries of the eligible add-ons among `addon_ids` (all when None, or a
+    `range`), by add-on id; the rows' hashes are summed into `fingerprints`
+    ({add-on id: sum}) when given."""
+    fingerprints = {} if fingerprints is None else fingerprints
+    addons = {}
+    for row in _select(db, _for(db, ADDONS_SQL, queries), "a.id", addon_ids):
+        addons[row[0]] = row
+        fingerprints[row[0]] = fingerprints.get(row[0], 0) + row[5]
+    per_addon, candidates_modified = build_candidates(db, queries, appversions, "v.addon_id", addon_ids,
+                                                      fingerprints)
     modified = {addon_id: max(unix_time(row[4]), candidates_modified.get(addon_id, 0.0))
                 for addon_id, row in addons.items()}
 
     ranges = collections.defaultdict(list)
-    for addon_id, kind, min_v, max_v, app_id, min_app, max_app, co_mod, cr_mod in (
-            _select(db, OVERRIDES_SQL, "co.addon_id", addon_ids) if queries.overrides else ()):
-        if addon_id in addons:
-            ranges[addon_id].append((kind, min_v, max_v, app_id, min_app, max_app))
-            modified[addon_id] = max(modified[addon_id], unix_time(co_mod), unix_time(cr_mod))
     versions = collections.defaultdict(list)
-    if ranges:
-        for addon_id, version_id, version in _select(db, OVERRIDE_VERSIONS_SQL, "v.addon_id",
-                                                     addon_ids):
+    if queries.overrides:
+        for addon_id, kind, min_v, max_v, app_id, min_app, max_app, co_mod, cr_mod, row_hash in _select(
+                db, _for(db, OVERRIDES_SQL, queries), "co.addon_id", addon_ids):
+            fingerprints[addon_id] = fingerprints.get(addon_id, 0) + row_hash
+            if addon_id in addons:
+                ranges[addon_id].append((kind, min_v, max_v, app_id, min_app, max_app))
+                modified[addon_id] = max(modified[addon_id], unix_time(co_mod), unix_time(cr_mod))
+        # Read even when no override here applies: the fingerprints count these rows.
+        for addon_id, version_id, version, row_hash in _select(
+                db, _for(db, OVERRIDE_VERSIONS_SQL, queries), "v.addon_id", addon_ids):
+            fingerprints[addon_id] = fingerprints.get(addon_id, 0) + row_hash
             if addon_id in ranges:
                 versions[addon_id].append((version_id, version))
 
     entries = {}
-    for addon_id, (_, guid, type_id, slug, _) in addons.items():
+    for addon_id, (_, guid, type_id, slug, _, _) in addons.items():
         by_app = per_addon.get(addon_id, {})
         entries[addon_id] = AddonEntry(
             addon_id, guid, UPDATE_TYPE_SLUGS.get(type_id, "extension"), slug or str(addon_id),
@@ -268,6 +340,172 @@ def build_entries(db, queries, appversions, addon_ids=None):
             compat.compile_overrides(ranges.get(addon_id, ()), versions.get(addon_id, ())),
             modified[addon_id])
     return entries
+
+
+# Add-on ids a full load reads per round of queries: what it holds as Python
+# objects at once before encoding them.
+LOAD_CHUNK = 20000
+_LENGTH_BITS = 24   # an encoded entry's length, in the low bits of its packed position
+_LENGTH_MASK = (1 << _LENGTH_BITS) - 1
+_DECODED_LIMIT = 8192
+_ABSENT = object()
+
+
+def encode(entry):
+    """An entry as bytes (marshal of plain tuples; Release rows shared between
+    applications stay shared)."""
+    releases = {}
+    by_app = tuple((app_id, tuple(tuple(row[:8]) + (releases.setdefault(row.release, tuple(row.release)),)
+                                  for row in rows))
+                   for app_id, rows in entry.candidates.items())
+    return marshal.dumps((entry.id, entry.guid, entry.type_slug, entry.slug, by_app, entry.overrides,
+                          entry.modified))
+
+
+def decode(blob):
+    addon_id, guid, type_slug, slug, by_app, overrides, modified = marshal.loads(blob)
+    releases = {}
+    candidates = {}
+    for app_id, rows in by_app:
+        compiled = []
+        for row in rows:
+            release = releases.get(row[5])
+            if release is None:
+                release = releases[row[5]] = _new_tuple(Release, row[8])
+            compiled.append(_new_tuple(Candidate, row[:8] + (release,)))
+        candidates[app_id] = tuple(compiled)
+    return AddonEntry(addon_id, guid, type_slug, slug, candidates, overrides, modified)
+
+
+def _new_tuple(cls, values):
+    return tuple.__new__(cls, values)
+
+
+class Index:
+    """Lower-cased GUID -> AddonEntry, the way requests and the refresher use a dict.
+
+    A full load encodes every entry into one buffer (`encode`), found through
+    a dict of packed positions: about a quarter of the memory of the entries
+    as objects, and, after a fork, pages that reading does not write (a Python
+    object's page is copied by the first reference count a worker takes on
+    it). An entry is decoded when a request needs it (a few microseconds for
+    a theme; the last 8,192 stay decoded). What the refresher changes
+    afterwards lives in `overlay`, encoded the same way (None: removed), until
+    the next full load.
+    """
+
+    def __init__(self, positions=None, buffer=b""):
+        self.positions = positions if positions is not None else {}
+        self.buffer = buffer
+        self.overlay = {}
+        self.decoded = {}
+        self._removed = 0  # keys of `positions` the overlay removes
+
+    def get(self, key, default=None):
+        source = self.overlay.get(key, _ABSENT)
+        if source is _ABSENT:
+            source = self.positions.get(key)
+        if source is None:
+            return default
+        # Kept with what it was decoded from: the refresher may replace that meanwhile.
+        cached = self.decoded.get(key)
+        if cached is not None and cached[0] is source:
+            return cached[1]
+        if source.__class__ is int:
+            start = source >> _LENGTH_BITS
+            entry = decode(self.buffer[start:start + (source & _LENGTH_MASK)])
+        else:
+            entry = decode(source)
+        decoded = self.decoded
+        if len(decoded) >= _DECODED_LIMIT:
+            # The oldest out first: a popular add-on with a long history (up to
+            # 0.7 ms to decode) is not dropped with everything else at once.
+            try:
+                del decoded[next(iter(decoded))]
+            except (KeyError, RuntimeError, StopIteration):  # the refresher thread raced us
+                pass
+        decoded[key] = (source, entry)
+        return entry
+
+    def __getitem__(self, key):
+        entry = self.get(key)
+        if entry is None:
+            raise KeyError(key)
+        return entry
+
+    def __contains__(self, key):
+        return self.get(key) is not None
+
+    def __setitem__(self, key, entry):
+        old = self.overlay.get(key, _ABSENT)
+        if old is None:
+            self._removed -= 1
+        # Encoded too: a soak's 36,000 changed add-ons as objects were about 70
+        # MiB in each worker, encoded about a sixth of that.
+        self.overlay[key] = encode(entry)
+
+    def pop(self, key, default=None):
+        entry = self.get(key)
+        if entry is None:
+            return default
+        if key in self.positions:
+            if self.overlay.get(key, _ABSENT) is not None:
+                self._removed += 1
+            self.overlay[key] = None
+        else:
+            del self.overlay[key]
+        return entry
+
+    def __len__(self):
+        return (len(self.positions) - self._removed
+                + sum(1 for key, entry in self.overlay.items() if entry is not None and key not in self.positions))
+
+    def __iter__(self):
+        overlay = self.overlay
+        for key in self.positions:
+            if overlay.get(key, _ABSENT) is not None:
+                yield key
+        for key, entry in list(overlay.items()):
+            if entry is not None and key not in self.positions:
+                yield key
+
+    def keys(self):
+        return set(self)
+
+    def items(self):
+        return ((key, self[key]) for key in self)
+
+    def values(self):
+        return (self[key] for key in self)
+
+
+def _lookups(text, ends, packed, ids):
+    """({key: packed position}, {add-on id: key}) from the keys laid end to end in `text`.
+
+    Made in one go once a load's garbage is freed, so the strings and ints
+    fill the allocator's free slots and then lie together: forked workers
+    then put their own new objects in pages of their own instead of in the
+    gaps between the shared keys (which copied about 130 MiB of them into
+    each worker at 530,000 add-ons), and the ints a lookup's reference count
+    writes to lie apart from the strings, which no lookup writes.
+    """
+    strings, start = [], 0
+    for end in ends:
+        strings.append(text[start:end])
+        start = end
+    values = list(packed)
+    addon_ids = list(ids)
+    return dict(zip(strings, values)), dict(zip(addon_ids, strings))
+
+
+def _store(values, index, value):
+    if index >= len(values):
+        values.extend([0] * (index + 1 - len(values)))
+    values[index] = value
+
+
+def _fetch(values, index):
+    return values[index] if index < len(values) else 0
 
 
 class UpdateData(Source):
@@ -280,7 +518,7 @@ class UpdateData(Source):
         self.schema = schema or SchemaState()
         self.queries = None       # Queries of the database's generation, set by the first load
         self.protocol = compat.PROTOCOLS[CLASSIC]  # what requests are judged by (D20)
-        self.index = {}           # lower-cased GUID -> AddonEntry
+        self.index = Index()      # lower-cased GUID -> AddonEntry
         self.keys = {}            # add-on id -> its key in `index`
         self.loaded = False
         self.loaded_at = 0.0      # Unix time of the last full load
@@ -290,38 +528,136 @@ class UpdateData(Source):
         self._newest = None       # newest `modified` seen
         self._since = None        # the next refresh asks for rows modified at or after this
         self._applied = set()     # (table, row id, modified) applied and settled, since `_since`
+        self._fingerprints = None  # array: add-on id -> fingerprint as last read (0: no rows)
+        self._bucket_sums = None   # {bucket: sum of its add-ons' fingerprints in `_fingerprints`}
         self.last_load_seconds = None
+        self.last_reconcile = None  # {"seconds", "buckets", "addons"} of the last reconciliation
         self.last_refresh_seconds = None
         self.last_refresh_addons = 0
 
     # -- full load / reconciliation ------------------------------------------------------
     def load(self, db):
+        """The first load, or the periodic reconciliation (by fingerprint when it can)."""
+        generation = self.schema.of(db).generation
+        if (self.loaded and self._fingerprints is not None and QUERIES[generation] is self.queries
+                and self.reconcile(db)):
+            return
+        self.full_load(db)
+
+    def full_load(self, db):
         started = time.monotonic()
         generation = self.schema.of(db).generation
         queries = QUERIES[generation]
         newest = db.query(queries.max_modified)[0][0]
         state = db.query(APPVERSIONS_STATE_SQL)[0]
         appversions = load_appversions(db)
-        entries = build_entries(db, queries, appversions)
-        index, keys = {}, {}
-        for addon_id, entry in entries.items():
-            key = entry.guid.lower()
-            index[key] = entry
-            keys[addon_id] = key
-        changed = [key for key, entry in index.items() if not entry.same_answers(self.index.get(key))]
-        changed += [key for key in self.index if key not in index]
+        low, high = db.query("SELECT MIN(id), MAX(id) FROM addons")[0]
+        buffer, fingerprints = bytearray(), array.array("q")
+        # What the lookup dicts are made of, kept flat until the end (see _lookups).
+        texts, ends, packed, ids = [], array.array("q"), array.array("q"), array.array("q")
+        length = 0
+        # A chunk of add-ons at a time, encoded as soon as built: the process
+        # never holds the whole catalogue as objects (its peak RSS stays).
+        for start in range(low or 0, (high or 0) + 1, LOAD_CHUNK):
+            sums = {}
+            entries = build_entries(db, queries, appversions, range(start, start + LOAD_CHUNK), sums)
+            for addon_id, value in sums.items():
+                _store(fingerprints, addon_id, value)
+            chunk = []
+            for addon_id, entry in entries.items():
+                key = entry.guid.lower()
+                blob = encode(entry)
+                packed.append(len(buffer) << _LENGTH_BITS | len(blob))
+                buffer += blob
+                chunk.append(key)
+                length += len(key)
+                ends.append(length)
+                ids.append(addon_id)
+            texts.append("".join(chunk))
+        positions, keys = _lookups("".join(texts), ends, packed, ids)
+        index = Index(positions, bytes(buffer))
+        del buffer
+        # Only answers of add-ons that were indexed can be cached (none before the first load).
+        changed = list(self.index)
         self.index, self.keys = index, keys  # one reference each: requests see old or new
         self.queries, self.protocol = queries, compat.PROTOCOLS[generation]
         self._appversions, self._appversions_state = appversions, state
         self._newest, self._since, self._applied = as_datetime(newest), None, set()
+        self._fingerprints = fingerprints if db.dialect == "mysql" else None
+        self._bucket_sums = collections.Counter()
+        for addon_id, value in enumerate(fingerprints):
+            if value:
+                self._bucket_sums[addon_id // BUCKET] += value
         self._advance(db.now())
         self.loaded = True
         self.loaded_at = time.time()
         self.last_load_seconds = time.monotonic() - started
         if changed:
             self.on_change(changed)
-        log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(index),
+        log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(positions),
                  self.last_load_seconds, len(changed))
+
+    def _read_sums(self, db, addon_ids):
+        """{add-on id: fingerprint} of `addon_ids` as the database has them now ({} on SQLite)."""
+        if self._fingerprints is None or not addon_ids:
+            return {}
+        sums = dict.fromkeys(addon_ids, 0)
+        parts = self.queries.fingerprints
+        for batch in _batches(addon_ids):
+            # One round trip for all parts: a refresh of one add-on stays small.
+            sql = " UNION ALL ".join(f"({part.format(group='', filter=_in_filter(column, batch))})"
+                                     for part, column in parts)
+            for addon_id, value in db.query(sql, tuple(batch) * len(parts)):
+                sums[addon_id] += value
+        return sums
+
+    def _keep_sum(self, addon_id, value):
+        self._bucket_sums[addon_id // BUCKET] += value - _fetch(self._fingerprints, addon_id)
+        _store(self._fingerprints, addon_id, value)
+
+    def reconcile(self, db):
+        """Rebuild only the add-ons whose fingerprint moved since it was last read.
+
+        Costs the serving process about one row per bucket plus the changed
+        add-ons, where a full load costs every row (D21). False when it
+        cannot (application versions changed): the caller loads in full.
+        """
+        started = time.monotonic()
+        appversions = load_appversions(db)
+        if appversions != self._appversions:
+            return False
+        parts = self.queries.fingerprints
+        buckets = collections.Counter()
+        for sql, _ in parts:
+            for bucket, value in db.query(sql.format(group=f" DIV {BUCKET}", filter="")):
+                buckets[bucket] += value
+        # A bucket gone from the database entirely (all its rows deleted) has moved too.
+        moved = sorted(bucket for bucket in buckets.keys() | self._bucket_sums.keys()
+                       if buckets.get(bucket, 0) != self._bucket_sums.get(bucket, 0))
+        changed = {}
+        for bucket in moved:
+            low, high = bucket * BUCKET, (bucket + 1) * BUCKET - 1
+            now = collections.Counter()
+            for sql, column in parts:
+                for addon_id, value in db.query(
+                        sql.format(group="", filter=f" AND {column} BETWEEN %s AND %s"), (low, high)):
+                    now[addon_id] += value
+            for addon_id in range(low, high + 1):
+                value = now.get(addon_id, 0)
+                if value != _fetch(self._fingerprints, addon_id):
+                    changed[addon_id] = value
+        if changed:
+            # Keep the sums of the rows the rebuild read (not those read above):
+            # what is kept then always matches what is indexed.
+            sums = {}
+            self.apply(build_entries(db, self.queries, self._appversions, set(changed), sums), changed)
+            for addon_id in changed:
+                self._keep_sum(addon_id, sums.get(addon_id, 0))
+        self.last_reconcile = {"seconds": round(time.monotonic() - started, 4), "buckets": len(moved),
+                               "addons": len(changed)}
+        log.info("update data reconciled: %d of %d buckets moved, %d add-ons rebuilt in %.3f s",
+                 len(moved), len(self._bucket_sums), len(changed), self.last_reconcile["seconds"])
+        return True
 
     # -- incremental refresh --------------------------------------------------------------
     def refresh(self, db):
@@ -334,13 +670,19 @@ class UpdateData(Source):
         rows = [(table, row_id, addon_id, version_id, as_datetime(modified))
                 for table, row_id, addon_id, version_id, modified
                 in db.query(self.queries.changed, (self._since,) * self.queries.changed_parts)]
-        # Rows already applied come back while they are in the overlap: skip them.
+        # Rows already applied come back while they are in the commit-lag window: skip them.
         fresh = [row for row in rows if (row[0], row[1], row[4]) not in self._applied]
         whole, versions = self._plan(db, fresh)
+        # The changed add-ons' fingerprints, read before their rows: what this
+        # pass applies is not rebuilt again by the next reconciliation, and a
+        # change committed in between shows up there as a difference.
+        sums = self._read_sums(db, whole | versions.keys())
         if whole:
             self.apply(build_entries(db, self.queries, self._appversions, whole), whole)
         if versions:
             self.apply(self._patch_versions(db, versions), versions.keys())
+        for addon_id, value in sums.items():
+            self._keep_sum(addon_id, value)
         settled = now - SETTLED
         self._applied.update((table, row_id, modified) for table, row_id, _, _, modified in fresh
                              if modified is not None and modified < settled)
@@ -412,12 +754,12 @@ class UpdateData(Source):
             self.on_change(changed)
 
     def _advance(self, now):
-        """Move the start of the next refresh's window: the overlap before the
+        """Move the start of the next refresh's window: the commit-lag window before the
         newest `modified` seen, but never after the database's clock (a writer
         whose clock runs behind the database's must still be read; one whose
         clock runs ahead must not hide later changes)."""
         newest = self._newest if self._newest is not None else now
-        since = min(newest, now) - OVERLAP
+        since = min(newest, now) - COMMIT_LAG
         if self._since is None or since > self._since:
             self._since = since
             self._applied = {seen for seen in self._applied if seen[2] >= since}
