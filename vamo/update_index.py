@@ -13,9 +13,11 @@ compiled to integer intervals (D8). A request then needs no SQL.
 carries a `modified` newer than the last pass (asking again for an overlap
 before it, for transactions that committed late, and skipping the rows it
 has already applied): the changed versions of an indexed add-on, or the
-whole add-on when its own row or its overrides changed. `load` reloads
-everything and is also the periodic reconciliation that catches changes
-without a timestamp. Both build new entries off to the side and swap them in one
+whole add-on when its own row or its overrides changed. `load` loads
+everything the first time (into an `Index` of encoded entries), and then
+is the periodic reconciliation that catches changes without a timestamp:
+by fingerprint (`reconcile`), rebuilding only the add-ons whose rows
+changed (D21). Both build new entries off to the side and swap them in one
 reference at a time, then tell the response cache which add-ons changed.
 """
 
