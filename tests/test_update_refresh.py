@@ -89,20 +89,31 @@ CHANGES = [
 ]
 
 
+def row_ids(db, classic):
+    """The ids the change statements pick from, by placeholder name."""
+    return {name: [row[0] for row in db.query(sql)] for name, sql in {
+        "file": "SELECT id FROM files", "version": "SELECT id FROM versions",
+        "range": "SELECT id FROM applications_versions", "appversion": "SELECT id FROM appversions",
+        "addon": "SELECT id FROM addons",
+        "override": "SELECT id FROM compat_override_range" if classic else "SELECT 0 FROM addons WHERE 0"
+    }.items()}
+
+
+def for_generation(statements, classic):
+    """The change statements a generation's tables can take (the current one has no
+    platforms or compat overrides)."""
+    return [statement for statement in statements
+            if classic or ("platform_id" not in statement and "compat_override" not in statement)]
+
+
 @pytest.mark.parametrize("generation", ["classic", "current"])
 def test_refreshes_after_changes_of_every_kind_equal_a_full_load(mariadb, generation):
     """Whatever a refresh patched in place must answer as a load from scratch would."""
     db = Database(demo_database(mariadb, addons=150, seed=7, shape="edge", generation=generation))
     classic = generation == "classic"
     rng = random.Random(7)
-    ids = {name: [row[0] for row in db.query(sql)] for name, sql in {
-        "file": "SELECT id FROM files", "version": "SELECT id FROM versions",
-        "range": "SELECT id FROM applications_versions", "appversion": "SELECT id FROM appversions",
-        "addon": "SELECT id FROM addons",
-        "override": "SELECT id FROM compat_override_range" if classic else "SELECT 0 FROM addons WHERE 0"
-    }.items()}
-    changes = [change for change in CHANGES
-               if classic or ("platform_id" not in change and "compat_override" not in change)]
+    ids = row_ids(db, classic)
+    changes = for_generation(CHANGES, classic)
     if not classic:  # DATETIME(6): stamps with microseconds, as Django writes them
         changes = [change.replace("NOW()", "NOW(6)") for change in changes]
     # A history-rich add-on gets a new release in every round, as popular ones do.
@@ -150,14 +161,8 @@ def test_a_reconciliation_by_fingerprint_equals_a_full_load(mariadb, generation)
     db = Database(demo_database(mariadb, addons=300, seed=11, shape="edge", generation=generation))
     classic = generation == "classic"
     rng = random.Random(11)
-    ids = {name: [row[0] for row in db.query(sql)] for name, sql in {
-        "file": "SELECT id FROM files", "version": "SELECT id FROM versions",
-        "range": "SELECT id FROM applications_versions", "appversion": "SELECT id FROM appversions",
-        "addon": "SELECT id FROM addons",
-        "override": "SELECT id FROM compat_override_range" if classic else "SELECT 0 FROM addons WHERE 0"
-    }.items()}
-    changes = [change for change in UNSTAMPED
-               if classic or ("platform_id" not in change and "compat_override" not in change)]
+    ids = row_ids(db, classic)
+    changes = for_generation(UNSTAMPED, classic)
     data = UpdateData()
     data.load(db)
     data.load(db)  # nothing changed: nothing rebuilt
