@@ -23,7 +23,6 @@ from vamo.db import DatabaseError
 log = logging.getLogger("vamo")
 
 CLASSIC, CURRENT = "classic", "current"
-GENERATIONS = (CLASSIC, CURRENT)
 UPDATE, THEME, BLOCKLIST = "update check", "theme check", "blocklist"
 
 _STAMPS = ("id", "modified")
