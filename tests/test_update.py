@@ -599,6 +599,25 @@ def test_the_cache_stays_within_its_byte_bound_and_shares_equal_answers():
     assert cache.count == sum(requests for requests, _ in cache.weights.values())
 
 
+def test_raw_query_strings_leave_with_their_addon_and_count_in_the_byte_bound():
+    cache = ResponseCache(max_answers=1000, max_bytes=20_000)
+    answer = _Rendered()
+    cache.put("addon", (1, 5, 5, 0, False, "a@example.com"), (False, 1, 7), answer, "id=a%40example.com&v=1")
+    cache.remember_query("addon", "id=A%40example.com&v=1", answer)  # another string, same request
+    cache.remember_query("addon", "x" * 5000, answer)  # longer than any client's: not kept
+    cache.remember_query("gone", "id=gone", answer)  # no answers cached for that add-on: not kept
+    assert set(cache.by_query) == {"id=a%40example.com&v=1", "id=A%40example.com&v=1"}
+    assert cache.bytes == sum(size for _, size in cache.weights.values())
+    cache.invalidate(["addon"])
+    cache.drop_changed()
+    assert cache.by_query == {} and cache.bytes == 0 and cache.count == 0
+    for n in range(100):  # many add-ons' strings: the oldest go, with their add-on
+        cache.put(f"addon{n}", (1, 5, 5, 0, False, "a@example.com"), (False, 1, 7), answer, f"id=addon{n}" + "&" * 800)
+        assert cache.bytes <= 20_000
+    assert set(cache.by_query) == {q for answers in cache.by_addon.values() for q in answers if isinstance(q, str)}
+    assert 5 < len(cache.by_query) < 100
+
+
 def test_a_cache_of_size_0_keeps_nothing():
     cache = ResponseCache(max_answers=0)
     cache.put("addon", (1, 1, 5, 0, False, "a@example.com"), (False, 1, 7), _Rendered())

@@ -29,6 +29,10 @@ from collections import OrderedDict
 CACHE_BYTES = 48 * 1024 * 1024
 REQUEST_BYTES = 200
 ANSWER_BYTES = 400
+# A query string remembered as sent costs its characters and QUERY_BYTES; one
+# longer than MAX_QUERY_CHARS is not remembered (Firefox's are about 500).
+QUERY_BYTES = 100
+MAX_QUERY_CHARS = 2048
 
 
 class TaggedCache:
@@ -123,12 +127,19 @@ class ResponseCache:
     offered version's file and range), so many app versions asking about one
     add-on (or an attacker's unique ones) cost a dictionary slot each, not a
     rendered body each.
+
+    `by_query` files each answer once more under the raw query string that
+    asked for it, so a repeated request (clients send the same string every
+    time) is answered without parsing its query. An add-on's raw query
+    strings sit in its dictionary too (as str keys, beside the tuples) and
+    leave `by_query` when the add-on's answers are dropped.
     """
 
     def __init__(self, max_answers, max_bytes=CACHE_BYTES):
         self.max_answers = max_answers
         self.max_bytes = max_bytes
         self.by_addon = {}
+        self.by_query = {}  # the raw query string -> its answer
         self.weights = {}  # add-on key -> (requests, bytes) cached for it
         self.count = 0
         self.bytes = 0
@@ -142,16 +153,34 @@ class ResponseCache:
         changed, by_addon = self.changed, self.by_addon
         while changed:
             key = changed.popleft()
-            if by_addon.pop(key, None) is not None:
-                self._forget(key)
+            if key in by_addon:
+                self._drop(key)
 
-    def _forget(self, key):
+    def _drop(self, key):
+        by_query = self.by_query
+        for request in self.by_addon.pop(key):
+            if request.__class__ is str:
+                by_query.pop(request, None)
         requests, size = self.weights.pop(key)
         self.count -= requests
         self.bytes -= size
 
-    def put(self, key, request, answer_key, answer):
-        """Cache `answer` for `request`, and under `answer_key` unless it is already there."""
+    def remember_query(self, key, query, answer):
+        """File `answer` (cached for add-on `key`) under the raw `query` string too."""
+        answers = self.by_addon.get(key)
+        if answers is None or len(query) > MAX_QUERY_CHARS or query in answers:
+            return
+        answers[query] = answer
+        self.by_query[query] = answer
+        requests, size = self.weights[key]
+        added = len(query) + QUERY_BYTES
+        self.weights[key] = (requests, size + added)
+        self.bytes += added
+        self._shrink()
+
+    def put(self, key, request, answer_key, answer, query=None):
+        """Cache `answer` for `request`, and under `answer_key` unless it is already
+        there, and under the raw `query` string when one is given."""
         if not self.max_answers:
             return
         answers = self.by_addon.get(key)
@@ -170,7 +199,10 @@ class ResponseCache:
         answers[request] = answer
         self.weights[key] = (requests, size + added)
         self.bytes += added
+        if query is not None:
+            self.remember_query(key, query, answer)
+        self._shrink()
+
+    def _shrink(self):
         while self.count > self.max_answers or self.bytes > self.max_bytes:
-            oldest = next(iter(self.by_addon))
-            del self.by_addon[oldest]
-            self._forget(oldest)
+            self._drop(next(iter(self.by_addon)))  # the oldest add-on

@@ -170,8 +170,31 @@ class UpdateCheck:
         cache = self.cache
         if cache.changed:
             cache.drop_changed()
+        query = environ.get("QUERY_STRING", "")
+        # A client asks with the same string every time: a repeat is answered
+        # by it, unparsed (about a third of the CPU of a cached answer).
+        answer = cache.by_query.get(query)
+        if answer is None:
+            answer = self._answer_query(query, start_response)
+            if answer.__class__ is not Answer:
+                return answer  # a 400's body
+
+        headers = [("Expires", self.expiry.expires())]
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and etag_matches(if_none_match, answer.etag):
+            headers.extend(answer.not_modified_headers)
+            start_response(_STATUS_304, headers)
+            return [b""]
+        headers.extend(answer.headers)
+        start_response(_STATUS_200, headers)
+        return [answer.body] if method == "GET" else [b""]
+
+    def _answer_query(self, query, start_response):
+        """The Answer for a query string not seen before, cached; or, for a bad
+        one, the 400 already started and its body."""
+        data, cache = self.data, self.cache
         try:
-            params = parse_query(environ.get("QUERY_STRING", ""))
+            params = parse_query(query)
         except ValueError:  # BadQuery, UnicodeDecodeError
             return self._bad(start_response, False)
         protocol = data.protocol
@@ -196,7 +219,9 @@ class UpdateCheck:
                        rdf, guid)
             answers = cache.by_addon.get(key)
             answer = answers.get(request) if answers else None
-            if answer is None:
+            if answer is not None:
+                cache.remember_query(key, query, answer)
+            else:
                 entry = data.index.get(key)
                 if entry is None:
                     answer = self._empty_answer(rdf)
@@ -209,17 +234,8 @@ class UpdateCheck:
                     answer = answers.get(answer_key) if answers else None
                     if answer is None:
                         answer = self._answer(protocol, entry, app, rdf, guid, candidate)
-                    cache.put(key, request, answer_key, answer)
-
-        headers = [("Expires", self.expiry.expires())]
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and etag_matches(if_none_match, answer.etag):
-            headers.extend(answer.not_modified_headers)
-            start_response(_STATUS_304, headers)
-            return [b""]
-        headers.extend(answer.headers)
-        start_response(_STATUS_200, headers)
-        return [answer.body] if method == "GET" else [b""]
+                    cache.put(key, request, answer_key, answer, query)
+        return answer
 
     # -- the parts -----------------------------------------------------------------------
     def _wants_rdf(self, app, client_version):
