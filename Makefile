@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # The virtual environment, rebuilt when the packaging changes. meinheld is
 # installed first, built from source without greenlet: its published metadata
 # pins greenlet<0.5, which does not build on Python 3.11, and the build
-# without greenlet is also twice as fast (bench/README.md). Its source gets
+# without greenlet is also twice as fast (docs/decisions.md). Its source gets
 # patches/meinheld-1.0.2.patch first (crashes on hostile requests; the patch
 # file says what it changes).
 MEINHELD_SRC := build/meinheld/meinheld-1.0.2

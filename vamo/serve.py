@@ -2,7 +2,7 @@
 
 meinheld is built without greenlet (MEINHELD_NOGREEN=1): on Python 3.11 each
 greenlet costs an mmap/munmap pair per request, and the plain build serves
-about twice the requests per core (bench/README.md). It is also patched
+about twice the requests per core (docs/decisions.md). It is also patched
 (patches/meinheld-1.0.2.patch) against requests that crashed it; should any
 other request kill a worker, the arbiter starts a new one. The data is loaded
 in the arbiter before it forks, and brought up to date again before each
