@@ -7,9 +7,9 @@ mix, not the server, is wrong).
 
 import collections
 
-from vamo.config import load_config
-from vamo.db import Database
-from vamo.caches import ResponseCache
+from vamo.core.config import load_config
+from vamo.core.db import Database
+from vamo.core.caches import ResponseCache
 from vamo.update import UpdateCheck
 from vamo.update_index import UpdateData
 

@@ -9,7 +9,7 @@ writes for vamo and the ratio vamo/ceiling isolates vamo's own work.
 
 import os
 
-from vamo.http import http_date, make_etag
+from vamo.core.http import http_date, make_etag
 
 DEFAULT_BYTES = 400
 

@@ -9,7 +9,7 @@ add-ons that alone takes about a minute.
 import time
 
 from vamo import demo
-from vamo.db import Database, install_schema
+from vamo.core.db import Database, install_schema
 from vamo.devdb import MariaDBServer
 
 DATABASE = "bench"

@@ -21,7 +21,7 @@ import time
 
 from bench import procstat
 from bench.changes import commit_changes
-from vamo.db import Database
+from vamo.core.db import Database
 from vamo.update_index import UpdateData
 
 CHANGE_BATCHES = (100, 1000)

@@ -28,9 +28,9 @@ from xml.sax.saxutils import escape
 import pymysql
 
 from vamo import compat
-from vamo.config import load_config
-from vamo.db import parse_url
-from vamo.http import etag_matches, make_etag
+from vamo.core.config import load_config
+from vamo.core.db import parse_url
+from vamo.core.http import etag_matches, make_etag
 
 ADDON_SQL = """
 SELECT id, guid, addontype_id, slug FROM addons

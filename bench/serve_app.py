@@ -6,7 +6,7 @@
 The bench's baselines (the ceiling, the legacy way) must run on the same
 server with the same settings as vamo, or the ratios would measure the
 server set-up instead of the app; so this goes through
-`vamo.serve.run_supervised` (gunicorn's arbiter and meinheld workers built
+`vamo.core.serve.run_supervised` (gunicorn's arbiter and meinheld workers built
 without greenlet, keep-alive, access log off) and reads the same environment
 (PORT, VAMO_LISTEN, VAMO_WORKERS, ...).
 """
@@ -14,9 +14,9 @@ without greenlet, keep-alive, access log off) and reads the same environment
 import importlib
 import sys
 
-from vamo import observe
-from vamo.config import ConfigError, load_config
-from vamo.serve import run_supervised
+from vamo.core import observe
+from vamo.core.config import ConfigError, load_config
+from vamo.core.serve import run_supervised
 
 
 def load_callable(spec):

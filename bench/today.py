@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote
 
 from bench.legacy import Pool, respond
 from vamo.compat import version_int
-from vamo.config import load_config
+from vamo.core.config import load_config
 
 FIREFOX, ANDROID = "{ec8030f7-c20a-464f-9b0e-13a3a9e97384}", "{aa3c5121-dab2-40e2-81ca-7ea25febc110}"
 APPS = {FIREFOX: (1, "firefox"), ANDROID: (61, "android")}

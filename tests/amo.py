@@ -14,7 +14,7 @@ NOW = "NOW()"
 
 
 class Amo:
-    """Writes rows into a vamo.db.Database of either schema generation; ids come from the database."""
+    """Writes rows into a vamo.core.db.Database of either schema generation; ids come from the database."""
 
     def __init__(self, db, generation="classic"):
         self.db = db

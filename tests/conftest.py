@@ -6,7 +6,7 @@ import os
 import pytest
 
 from tests.support import ServerProcess, demo_database, free_port, make_config
-from vamo.db import Database, install_schema
+from vamo.core.db import Database, install_schema
 from vamo.devdb import MariaDBServer, find_mariadbd
 
 

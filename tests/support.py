@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
 from vamo import demo
-from vamo.config import load_config
-from vamo.db import Database
+from vamo.core.config import load_config
+from vamo.core.db import Database
 from vamo.devdb import free_port
 
 __all__ = ["make_config", "free_port", "Response", "http_get", "ServerProcess", "wait_until",

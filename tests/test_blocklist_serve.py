@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 from tests.blocklist_support import FIREFOX, NS, Rows, section_names
 from tests.support import wait_until
-from vamo.db import Database
+from vamo.core.db import Database
 
 FIREFOX_PATH = f"/blocklist/3/{FIREFOX}/120.0/Firefox/20240101/WINNT_x86-msvc/en-US/release/"
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.blocklist_support import (
     FIREFOX, NS, THUNDERBIRD, App, Rows, at, children, ms, only, section_names)
-from vamo.http import http_date
+from vamo.core.http import http_date
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vamo.config import OPTIONS, ConfigError, load_config, settings_markdown
+from vamo.core.config import OPTIONS, ConfigError, load_config, settings_markdown
 
 CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from vamo.db import Database, DatabaseError, ThreadConnections, parse_url
+from vamo.core.db import Database, DatabaseError, ThreadConnections, parse_url
 from vamo.devdb import free_port
 
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from vamo import compat, demo
-from vamo.db import Database
+from vamo.core.db import Database
 
 
 @pytest.fixture(scope="module")

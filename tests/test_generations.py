@@ -18,8 +18,8 @@ from bench.today import make_app as make_today
 from tests.amo import ANDROID, FIREFOX, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import wait_until
 from tests.test_update import SITE, Checker
-from vamo.db import Database, install_schema
-from vamo.generations import SchemaError, inspect
+from vamo.core.db import Database, install_schema
+from vamo.core.generations import SchemaError, inspect
 
 
 @pytest.fixture
@@ -262,7 +262,7 @@ def test_access_denied_is_permanent_and_a_lost_server_is_not(code, permanent):
     # classified here from the driver's own error type.
     import pymysql
 
-    from vamo.db import _wrapped
+    from vamo.core.db import _wrapped
 
     error = _wrapped(pymysql.err.OperationalError(code, "message"))
     assert (error.permanent, error.unreachable) == (permanent, not permanent)

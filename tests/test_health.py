@@ -7,7 +7,7 @@ from werkzeug.test import Client
 
 from tests.support import demo_database, make_config, wait_until
 from vamo import demo
-from vamo.db import Database
+from vamo.core.db import Database
 from vamo.devdb import MariaDBServer
 from vamo.app import create_app
 

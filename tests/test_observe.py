@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from tests.amo import FIREFOX
 from tests.support import wait_until
-from vamo import observe
+from vamo.core import observe
 
 
 def test_timers_reach_statsd_with_amo_names(serve, tmp_path):

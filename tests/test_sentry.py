@@ -7,7 +7,7 @@ from werkzeug.test import Client
 
 from tests.support import FakeSentry, make_config
 from vamo import demo
-from vamo.db import Database
+from vamo.core.db import Database
 from vamo.app import create_app
 
 

@@ -11,9 +11,9 @@ import pytest
 from werkzeug.test import Client
 
 from tests.support import make_config, wait_until
-from vamo.db import Database, install_schema
+from vamo.core.db import Database, install_schema
 from vamo.devdb import MariaDBServer
-from vamo.caches import TaggedCache
+from vamo.core.caches import TaggedCache
 from vamo.app import create_app
 
 SITE = "https://site.example"

@@ -18,7 +18,7 @@ from bench.legacy import make_app as make_legacy
 from tests.amo import ANDROID, FIREFOX, MOBILE, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import make_config
 from vamo import update
-from vamo.caches import ResponseCache
+from vamo.core.caches import ResponseCache
 from vamo.update_render import EMPTY_RDF
 from vamo.app import create_app
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from tests.amo import FIREFOX, Amo
 from tests.support import wait_until
-from vamo.db import Database
+from vamo.core.db import Database
 
 REFRESH_SECONDS = 1.0
 BOUND = REFRESH_SECONDS + 1.0

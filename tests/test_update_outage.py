@@ -18,7 +18,7 @@ import pytest
 from tests.amo import FIREFOX, Amo
 from tests.support import FakeSentry, demo_database, wait_until
 from vamo import demo
-from vamo.db import Database
+from vamo.core.db import Database
 from vamo.devdb import MariaDBServer
 
 

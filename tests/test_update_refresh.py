@@ -7,7 +7,7 @@ import pytest
 
 from tests.amo import FIREFOX, Amo
 from tests.support import demo_database
-from vamo.db import Database
+from vamo.core.db import Database
 from vamo.update_index import UpdateData, build_entries
 
 TABLES_WITH_MODIFIED = ("addons", "versions", "files", "applications_versions", "compat_override",

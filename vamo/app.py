@@ -14,14 +14,14 @@ import logging
 import os
 import sys
 
-from vamo import observe
-from vamo.component import Context
-from vamo.config import load_config
-from vamo.db import Database, DatabaseError, ThreadConnections, has_schema
-from vamo.generations import CLASSIC, CURRENT, SchemaState, inspect
+from vamo.core import observe
+from vamo.core.component import Context
+from vamo.core.config import load_config
+from vamo.core.db import Database, DatabaseError, ThreadConnections, has_schema
+from vamo.core.generations import CLASSIC, CURRENT, SchemaState, inspect
 from vamo.health import Health
-from vamo.http import not_found
-from vamo.refresh import Refresher
+from vamo.core.http import not_found
+from vamo.core.refresh import Refresher
 
 log = logging.getLogger("vamo")
 

@@ -21,9 +21,9 @@ import re
 from vamo import blocklist_json, blocklist_pages, blocklist_xml
 from vamo.blocklist_data import BlocklistSource
 from vamo.compat import APPS_BY_SHORT, version_int
-from vamo.component import Component
-from vamo.generations import BLOCKLIST
-from vamo.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag, not_found
+from vamo.core.component import Component
+from vamo.core.generations import BLOCKLIST
+from vamo.core.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag, not_found
 
 MAX_AGE = 3600
 RETRY_AFTER = "5"

@@ -10,7 +10,7 @@ Change detection (`refresh`) is one query per pass: COUNT(*), MAX(modified)
 and MAX(id) of every table. A deleted row changes a COUNT; an edit through
 AMO moves MAX(modified). Two edits within the same second can leave
 MAX(modified) where it was, so while the newest `modified` is within
-COMMIT_LAG (vamo/refresh.py) of the database clock every pass reloads (and swaps only if
+COMMIT_LAG (vamo/core/refresh.py) of the database clock every pass reloads (and swaps only if
 the rows differ). Anything else (raw SQL that keeps `modified`) is caught by
 the refresher's periodic full `load`.
 
@@ -25,9 +25,9 @@ import time
 from typing import NamedTuple
 
 from vamo.compat import version_int
-from vamo.db import as_datetime
-from vamo.generations import BLOCKLIST
-from vamo.refresh import COMMIT_LAG, Source
+from vamo.core.db import as_datetime
+from vamo.core.generations import BLOCKLIST
+from vamo.core.refresh import COMMIT_LAG, Source
 
 FINGERPRINT_SQL = """
 SELECT 'bldetails', COUNT(*), MAX(modified), MAX(id) FROM bldetails

@@ -3,8 +3,8 @@
 import argparse
 import sys
 
-from vamo.config import ConfigError, load_config, settings_markdown
-from vamo.db import Database, DatabaseError, install_schema
+from vamo.core.config import ConfigError, load_config, settings_markdown
+from vamo.core.db import Database, DatabaseError, install_schema
 
 
 def _database_url(args, config):
@@ -25,7 +25,7 @@ def cmd_serve(args, config):
     if args.access_log:
         changes["access_log"] = True
     config = config.replace(**changes)
-    from vamo.serve import serve
+    from vamo.core.serve import serve
     from vamo.app import create_app
 
     service = create_app(config)

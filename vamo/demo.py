@@ -19,7 +19,7 @@ import string
 from dataclasses import dataclass
 
 from vamo import compat
-from vamo.db import has_schema, install_schema
+from vamo.core.db import has_schema, install_schema
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ so a monitor polling it never blocks a worker on a dead database.
 import json
 
 from vamo import __version__
-from vamo.http import json_response, not_found
+from vamo.core.http import json_response, not_found
 
 _NO_CACHE = ("Cache-Control", "no-cache, no-store")
 _STATES = {True: "ok", False: "error", None: "off"}

@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple
 from urllib.parse import quote
 
 from vamo.compat import APPLICATIONS
-from vamo.config import ConfigError
+from vamo.core.config import ConfigError
 
 SITES = ("amo", "services", "getpersonas")
 # The base URLs a target may start with, and the settings that give them.

@@ -14,10 +14,10 @@ indexed query each, bound parameters; an unreachable database is a 503.
 import re
 from urllib.parse import quote
 
-from vamo.component import Component
-from vamo.db import DatabaseError
-from vamo.generations import THEME
-from vamo.http import EMPTY, not_found
+from vamo.core.component import Component
+from vamo.core.db import DatabaseError
+from vamo.core.generations import THEME
+from vamo.core.http import EMPTY, not_found
 from vamo.redirect_rules import (BASES, METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup,
                                  load_rules)
 

@@ -2,7 +2,7 @@
 -- names as AMO has them, so vamo runs against an AMO database unchanged.
 -- This file creates them for the tests, the demo and the embedded default.
 --
--- Written for MySQL/MariaDB; vamo/db.py translates it for SQLite. Keep to
+-- Written for MySQL/MariaDB; vamo/core/db.py translates it for SQLite. Keep to
 -- its conventions: one statement per `;` at a line end, AUTO_INCREMENT only
 -- as `... AUTO_INCREMENT PRIMARY KEY` on one line, UNIQUE KEY inline, other
 -- indexes as CREATE INDEX. `modified` is indexed wherever the refresher asks

@@ -27,13 +27,13 @@ import time
 from typing import NamedTuple
 from urllib.parse import quote, unquote_plus
 
-from vamo import observe
-from vamo.component import Component
-from vamo.db import DatabaseError, unix_time
-from vamo.generations import THEME
-from vamo.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag
-from vamo.refresh import COMMIT_LAG, Source
-from vamo.caches import TaggedCache
+from vamo.core import observe
+from vamo.core.component import Component
+from vamo.core.db import DatabaseError, unix_time
+from vamo.core.generations import THEME
+from vamo.core.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag
+from vamo.core.refresh import COMMIT_LAG, Source
+from vamo.core.caches import TaggedCache
 
 MAX_AGE = 86400
 DEFAULT_LOCALE = "en-US"

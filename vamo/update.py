@@ -20,10 +20,10 @@ import re
 from urllib.parse import unquote
 
 from vamo import compat
-from vamo.caches import ResponseCache
-from vamo.component import Component
-from vamo.http import ExpiryClock, etag_matches, http_date, make_etag
-from vamo.observe import timed
+from vamo.core.caches import ResponseCache
+from vamo.core.component import Component
+from vamo.core.http import ExpiryClock, etag_matches, http_date, make_etag
+from vamo.core.observe import timed
 from vamo.update_index import UpdateData
 from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
 

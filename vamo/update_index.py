@@ -30,9 +30,9 @@ import time
 from typing import NamedTuple
 
 from vamo import compat
-from vamo.db import as_datetime, unix_time
-from vamo.generations import CLASSIC, CURRENT, UPDATE, SchemaState
-from vamo.refresh import COMMIT_LAG, Source
+from vamo.core.db import as_datetime, unix_time
+from vamo.core.generations import CLASSIC, CURRENT, UPDATE, SchemaState
+from vamo.core.refresh import COMMIT_LAG, Source
 
 log = logging.getLogger("vamo.update")
 

@@ -13,8 +13,8 @@ Keep-alive is set explicitly, and the access log is off unless asked for: it
 costs more than an update check. The soft limit on open files is raised to
 the hard one (at most MAX_OPEN_FILES), and meinheld's event loop is sized to
 match; at the limit a worker pauses accepting (the patch) and goes on.
-gunicorn runs vamo.worker.MeinheldWorker, not meinheld's own worker class,
-whose logging patch broke the arbiter (vamo/worker.py).
+gunicorn runs vamo.core.worker.MeinheldWorker, not meinheld's own worker class,
+whose logging patch broke the arbiter (vamo/core/worker.py).
 
 SIGTERM: the arbiter stops the workers gracefully (they finish the requests
 in flight) and exits 0.
@@ -23,7 +23,7 @@ in flight) and exits 0.
 import logging
 import resource
 
-from vamo import observe
+from vamo.core import observe
 
 log = logging.getLogger("vamo")
 
@@ -109,7 +109,7 @@ def run_supervised(app, config, pre_fork=None, post_fork=None, worker_exit=None)
             settings = {
                 "bind": f"{config.listen}:{config.port}",
                 "workers": config.workers,
-                "worker_class": "vamo.worker.MeinheldWorker",
+                "worker_class": "vamo.core.worker.MeinheldWorker",
                 # meinheld's event loop table (set_picoev_max_fd), one entry per descriptor
                 "worker_connections": open_files,
                 "preload_app": True,

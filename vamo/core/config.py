@@ -99,7 +99,7 @@ def _app_list(value):
 
 
 def _database_url(value):
-    from vamo import db  # db imports config's error type; import late
+    from vamo.core import db  # db imports config's error type; import late
 
     value = value.strip()
     if value:

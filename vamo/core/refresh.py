@@ -30,9 +30,9 @@ import sys
 import threading
 import time
 
-from vamo import observe
-from vamo.db import Database, DatabaseError
-from vamo.generations import SchemaState
+from vamo.core import observe
+from vamo.core.db import Database, DatabaseError
+from vamo.core.generations import SchemaState
 
 log = logging.getLogger("vamo.refresh")
 
@@ -73,7 +73,7 @@ class Source:
     """Data loaded from the database. Subclasses implement `load` and `refresh`."""
 
     name = "data"
-    app = None     # the app it serves (vamo.generations): off when the database lacks its tables
+    app = None     # the app it serves (vamo.core.generations): off when the database lacks its tables
     loaded = False
 
     def load(self, db):

@@ -31,5 +31,5 @@ class MeinheldErrors:
 class MeinheldWorker(_MeinheldWorker):
     def __init__(self, *args, **kwargs):
         Worker.__init__(self, *args, **kwargs)  # not meinheld's: it patches gunicorn's Logger
-        server.set_access_logger(None)  # vamo.serve sets its own in each worker (post_fork)
+        server.set_access_logger(None)  # vamo.core.serve sets its own in each worker (post_fork)
         server.set_error_logger(MeinheldErrors())

@@ -9,9 +9,9 @@ returns its WSGI app with the data sources the refresher keeps fresh.
 
 from typing import NamedTuple
 
-from vamo.config import Config
-from vamo.db import ThreadConnections
-from vamo.generations import SchemaState
+from vamo.core.config import Config
+from vamo.core.db import ThreadConnections
+from vamo.core.generations import SchemaState
 
 
 class Context(NamedTuple):

@@ -18,7 +18,7 @@ permanent, one-line error naming it, not an outage to retry.
 import logging
 from typing import NamedTuple
 
-from vamo.db import DatabaseError
+from vamo.core.db import DatabaseError
 
 log = logging.getLogger("vamo")
 
