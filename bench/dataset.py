@@ -8,9 +8,10 @@ add-ons that alone takes about a minute.
 
 import time
 
-from vamo import demo
-from vamo.core.db import Database, install_schema
-from vamo.devdb import MariaDBServer
+from vamo.dev import demo
+from vamo.core.db import Database
+from vamo.dev.schema import install_schema
+from vamo.dev.devdb import MariaDBServer
 
 DATABASE = "bench"
 # Large enough that a 530k add-on dataset (about 0.7-1 GiB of tables and
@@ -24,7 +25,7 @@ def start_mariadb():
 
 def fill(server, addons, seed, generation="classic", shape="realistic"):
     """Create the database and write `addons` generated add-ons of a schema
-    generation and a data shape (vamo.demo.SHAPES); (url, rows, timings)."""
+    generation and a data shape (vamo.dev.demo.SHAPES); (url, rows, timings)."""
     server.create_database(DATABASE)
     url = server.url(DATABASE)
     started = time.monotonic()

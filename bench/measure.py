@@ -13,7 +13,7 @@ from bench import procstat
 from bench.servers import Server
 from bench.targets import WRK_CPUS, base_env
 from bench.wrk import run_wrk
-from vamo.devdb import free_port
+from vamo.dev.devdb import free_port
 
 
 def measure(target, database_url, mariadb_pid, paths_file, host, warmup, seconds, connections,

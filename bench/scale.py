@@ -31,7 +31,7 @@ from bench.progress import log
 from bench.servers import Server, pin_process
 from bench.targets import SERVER_CPUS, WRK_CPUS, all_targets, base_env
 from bench.wrk import wrk_version
-from vamo.devdb import free_port
+from vamo.dev.devdb import free_port
 
 
 def probe_index(database_url, mariadb_pid):

@@ -1,6 +1,6 @@
 """Serve any WSGI callable the way `vamo serve` serves vamo.
 
-    python -m bench.serve_app bench.legacy:application
+    python -m bench.serve_app vamo.dev.legacy:application
     python -m bench.serve_app bench.ceiling:application
 
 The bench's baselines (the ceiling, the legacy way) must run on the same

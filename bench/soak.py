@@ -31,7 +31,7 @@ from bench.servers import Server, http_status, pin_process
 from bench.targets import SERVER_CPUS, WRK_CPUS, all_targets, base_env
 from bench.wrk import run_wrk, wrk_version
 from vamo.core.db import Database
-from vamo.devdb import free_port
+from vamo.dev.devdb import free_port
 
 # What the writer changes: files that an update check offers (approved).
 OFFERED_FILES_SQL = "SELECT id FROM files WHERE status = 4"

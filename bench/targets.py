@@ -33,8 +33,8 @@ def _serve_app(spec):
 
 
 # The two-query way the generation's AMO answered with (D20).
-TWO_QUERY_APPS = {"classic": ("bench.legacy:application", "legacy (2 SQL queries/request)"),
-                  "current": ("bench.today:application", "today's AMO view (2 SQL queries/request)")}
+TWO_QUERY_APPS = {"classic": ("vamo.dev.legacy:application", "legacy (2 SQL queries/request)"),
+                  "current": ("vamo.dev.today:application", "today's AMO view (2 SQL queries/request)")}
 
 
 def all_targets(ceiling_bytes, generation="classic"):

@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-from vamo.devdb import free_port
+from vamo.dev.devdb import free_port
 
 __all__ = ["Client", "ClientApp", "FIREFOX", "THUNDERBIRD", "FileServer", "make_xpi"]
 

@@ -6,8 +6,9 @@ import os
 import pytest
 
 from tests.support import ServerProcess, demo_database, free_port, make_config
-from vamo.core.db import Database, install_schema
-from vamo.devdb import MariaDBServer, find_mariadbd
+from vamo.core.db import Database
+from vamo.dev.schema import install_schema
+from vamo.dev.devdb import MariaDBServer, find_mariadbd
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
-from vamo import demo
+from vamo.dev import demo
 from vamo.core.config import load_config
 from vamo.core.db import Database
-from vamo.devdb import free_port
+from vamo.dev.devdb import free_port
 
 __all__ = ["make_config", "free_port", "Response", "http_get", "ServerProcess", "wait_until",
            "FakeSentry", "demo_database"]

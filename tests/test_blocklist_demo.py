@@ -2,7 +2,7 @@
 
 import pytest
 
-from vamo import demo
+from vamo.dev import demo
 
 
 @pytest.mark.parametrize("addons, seed", [(40, 1), (300, 7)])

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from vamo.core.db import Database, DatabaseError, ThreadConnections, parse_url
-from vamo.devdb import free_port
+from vamo.dev.devdb import free_port
 
 
 def test_mysql_url_forms():

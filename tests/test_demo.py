@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from vamo import compat, demo
+from vamo import compat
+from vamo.dev import demo
 from vamo.core.db import Database
 
 

@@ -23,7 +23,8 @@ from tests import amo
 from tests.clients import FIREFOX, THUNDERBIRD, Client, FileServer, make_xpi
 from tests.e2e_data import Classic, Current, sha256
 from tests.support import ServerProcess, free_port
-from vamo.core.db import Database, install_schema
+from vamo.core.db import Database
+from vamo.dev.schema import install_schema
 
 pytestmark = pytest.mark.e2e
 

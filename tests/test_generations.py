@@ -3,7 +3,7 @@ generation, apps that are off, and start-up errors for a database that lacks
 what an app needs.
 
 The update check's answers on the current generation are also asked of
-bench/today.py (today's AMO view: two SQL queries per request) and must be
+vamo/dev/today.py (today's AMO view: two SQL queries per request) and must be
 byte-for-byte the same.
 """
 
@@ -14,11 +14,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bench.today import make_app as make_today
+from vamo.dev.today import make_app as make_today
 from tests.amo import ANDROID, FIREFOX, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import wait_until
 from tests.test_update import SITE, Checker
-from vamo.core.db import Database, install_schema
+from vamo.core.db import Database
+from vamo.dev.schema import install_schema
 from vamo.core.generations import SchemaError, inspect
 
 

@@ -6,9 +6,9 @@ import pytest
 from werkzeug.test import Client
 
 from tests.support import demo_database, make_config, wait_until
-from vamo import demo
+from vamo.dev import demo
 from vamo.core.db import Database
-from vamo.devdb import MariaDBServer
+from vamo.dev.devdb import MariaDBServer
 from vamo.app import create_app
 
 

@@ -29,7 +29,7 @@ import pytest
 from tests.amo import FIREFOX
 from tests.rawhttp import Framing, RawConnection, children, request, rss_bytes
 from tests.support import wait_until
-from vamo import demo
+from vamo.dev import demo
 
 DEMO_ADDONS = 150  # the serve fixture's VAMO_DEMO_ADDONS; the embedded database uses seed 1
 FOLLOW_UP = request("GET", "/__lbheartbeat__")

@@ -13,9 +13,10 @@ import pytest
 from werkzeug.test import Client
 
 from tests.support import ServerProcess, free_port, make_config
-from vamo import demo
+from vamo.dev import demo
 from vamo.core.config import ConfigError
-from vamo.core.db import Database, install_schema
+from vamo.core.db import Database
+from vamo.dev.schema import install_schema
 from vamo.redirect_rules import parse_rules, read_rules, rules_markdown
 from vamo.redirects import LOOKUPS, clean_query
 from vamo.app import create_app

@@ -1,7 +1,8 @@
-"""Both schema generations (vamo/schema.sql, vamo/schema_current.sql) install on
+"""Both schema generations (vamo/dev/schema.sql, vamo/dev/schema_current.sql) install on
 MariaDB and on SQLite with the same tables and columns."""
 
-from vamo.core.db import SCHEMA_TABLES, Database, has_schema, install_schema
+from vamo.core.db import Database
+from vamo.dev.schema import SCHEMA_TABLES, has_schema, install_schema
 
 AMO_TABLES = {
     "addons", "versions", "files", "applications_versions", "appversions", "compat_override",

@@ -6,7 +6,7 @@ import sentry_sdk
 from werkzeug.test import Client
 
 from tests.support import FakeSentry, make_config
-from vamo import demo
+from vamo.dev import demo
 from vamo.core.db import Database
 from vamo.app import create_app
 

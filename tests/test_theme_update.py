@@ -11,8 +11,9 @@ import pytest
 from werkzeug.test import Client
 
 from tests.support import make_config, wait_until
-from vamo.core.db import Database, install_schema
-from vamo.devdb import MariaDBServer
+from vamo.core.db import Database
+from vamo.dev.schema import install_schema
+from vamo.dev.devdb import MariaDBServer
 from vamo.core.caches import TaggedCache
 from vamo.app import create_app
 

@@ -1,6 +1,6 @@
 """Behaviour of the update check, one decision at a time (D3-D12), against MariaDB.
 
-Every answer is also asked of bench/legacy.py (two SQL queries per request,
+Every answer is also asked of vamo/dev/legacy.py (two SQL queries per request,
 as AMO did it) and must be byte-for-byte the same, except where a test says
 why not.
 """
@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import pytest
 from werkzeug.test import Client
 
-from bench.legacy import make_app as make_legacy
+from vamo.dev.legacy import make_app as make_legacy
 from tests.amo import ANDROID, FIREFOX, MOBILE, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import make_config
 from vamo import update

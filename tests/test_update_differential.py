@@ -3,8 +3,8 @@
 For each generated dataset (the data generator with its seed, shape and
 schema generation, in a MariaDB database of its own), thousands of generated
 requests go to vamo and to an oracle that answers with two SQL queries per
-request: bench/legacy.py (AMO's standalone script, the classic generation) or
-bench/today.py (today's AMO view, the current generation). Their status codes
+request: vamo/dev/legacy.py (AMO's standalone script, the classic generation) or
+vamo/dev/today.py (today's AMO view, the current generation). Their status codes
 and bodies must be identical. The requests lean towards the interesting cases:
 known add-ons in every casing, app versions around the ranges in the data,
 every platform and compatibility mode, and malformed parameters.
@@ -15,10 +15,11 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from bench.legacy import make_app as make_legacy
-from bench.today import make_app as make_today
+from vamo.dev.legacy import make_app as make_legacy
+from vamo.dev.today import make_app as make_today
 from tests.support import demo_database, make_config
-from vamo import compat, demo
+from vamo import compat
+from vamo.dev import demo
 from vamo.app import create_app
 
 DATASETS = [

@@ -17,9 +17,9 @@ import pytest
 
 from tests.amo import FIREFOX, Amo
 from tests.support import FakeSentry, demo_database, wait_until
-from vamo import demo
+from vamo.dev import demo
 from vamo.core.db import Database
-from vamo.devdb import MariaDBServer
+from vamo.dev.devdb import MariaDBServer
 
 
 @pytest.fixture

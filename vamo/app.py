@@ -17,7 +17,7 @@ import sys
 from vamo.core import observe
 from vamo.core.component import Context
 from vamo.core.config import load_config
-from vamo.core.db import Database, DatabaseError, ThreadConnections, has_schema
+from vamo.core.db import Database, DatabaseError, ThreadConnections
 from vamo.core.generations import CLASSIC, CURRENT, SchemaState, inspect
 from vamo.health import Health
 from vamo.core.http import not_found
@@ -39,7 +39,7 @@ def resolve_database(config):
         log.info("the embedded database %s is not of the %s generation: making it anew", path, generation)
         os.remove(path)
     if not os.path.exists(path):
-        from vamo import demo
+        from vamo.dev import demo
 
         log.info("creating the embedded demo database at %s (%d add-ons, %s generation)", path,
                  config.demo_addons, generation)
@@ -60,6 +60,8 @@ def resolve_database(config):
 
 def _embedded_generation(path):
     """The schema generation of the embedded database at `path`; DatabaseError when it is none."""
+    from vamo.dev.schema import has_schema
+
     db = Database(f"sqlite:///{path}")
     try:
         if not has_schema(db, CURRENT):

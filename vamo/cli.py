@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from vamo.core.config import ConfigError, load_config, settings_markdown
-from vamo.core.db import Database, DatabaseError, install_schema
+from vamo.core.db import Database, DatabaseError
 
 
 def _database_url(args, config):
@@ -37,6 +37,8 @@ def cmd_serve(args, config):
 
 
 def cmd_init_db(args, config):
+    from vamo.dev.schema import install_schema
+
     db = Database(_database_url(args, config), config.db_connect_timeout, config.db_read_timeout)
     try:
         install_schema(db, drop=args.drop, generation=args.generation)
@@ -47,7 +49,7 @@ def cmd_init_db(args, config):
 
 
 def cmd_demo(args, config):
-    from vamo import demo
+    from vamo.dev import demo
 
     db = Database(_database_url(args, config), config.db_connect_timeout, config.db_read_timeout)
     try:

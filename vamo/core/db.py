@@ -1,4 +1,4 @@
-"""Database connections by URL, and the schema install.
+"""Database connections by URL (the schema install is a dev tool: vamo/dev/schema.py).
 
 `mysql://` goes through pymysql with autocommit on (a long-lived connection
 must see every commit: under REPEATABLE READ without autocommit it would keep
@@ -13,10 +13,8 @@ and turns every driver error into `DatabaseError`, whose message is one line.
 
 import datetime
 import os
-import re
 import sqlite3
 import threading
-from importlib import resources
 from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -352,54 +350,3 @@ class ThreadConnections:
         if db is not None:
             db.close()
         self._local.db = None
-
-
-SCHEMA_FILES = {"classic": "schema.sql", "current": "schema_current.sql"}
-
-
-def schema_statements(dialect, generation="classic"):
-    """The statements of the generation's schema file, translated for `dialect`."""
-    text = resources.files("vamo").joinpath(SCHEMA_FILES[generation]).read_text()
-    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    statements = [s.strip() for s in re.split(r";\s*\n", text) if s.strip()]
-    if dialect == "sqlite":
-        statements = [_to_sqlite(s) for s in statements]
-    return statements
-
-
-def _to_sqlite(statement):
-    statement = re.sub(r"(?m)^(\s*\w+) .*AUTO_INCREMENT PRIMARY KEY", r"\1 INTEGER PRIMARY KEY",
-                       statement)
-    statement = re.sub(r"UNIQUE KEY \w+ \(", "UNIQUE (", statement)
-    statement = re.sub(r"\)\s*ENGINE=.*$", ")", statement)
-    # MySQL compares strings case-insensitively (AMO's collation); so must SQLite,
-    # or `/DE/themes/...` would miss the `de` name on the embedded database only.
-    statement = re.sub(r"\b(varchar\(\d+\))", r"\1 COLLATE NOCASE", statement)
-    return statement.rstrip(";")
-
-
-def _tables(generation):
-    return tuple(re.match(r"CREATE TABLE (\w+)", s).group(1)
-                 for s in schema_statements("mysql", generation) if s.startswith("CREATE TABLE"))
-
-
-SCHEMA_TABLES = {generation: _tables(generation) for generation in SCHEMA_FILES}
-
-
-def install_schema(db, drop=False, generation="classic"):
-    """Create the tables of a schema generation in `db` (dropping vamo's tables of
-    either generation first if `drop`)."""
-    if drop:
-        for table in dict.fromkeys(SCHEMA_TABLES["classic"] + SCHEMA_TABLES["current"]):
-            db.execute(f"DROP TABLE IF EXISTS {table}")
-    for statement in schema_statements(db.dialect, generation):
-        db.execute(statement)
-
-
-def has_schema(db, generation="classic"):
-    if db.dialect == "sqlite":
-        rows = db.query("SELECT name FROM sqlite_master WHERE type = 'table'")
-    else:
-        rows = db.query("SHOW TABLES")
-    present = {row[0] for row in rows}
-    return all(table in present for table in SCHEMA_TABLES[generation])

@@ -19,7 +19,7 @@ import string
 from dataclasses import dataclass
 
 from vamo import compat
-from vamo.core.db import has_schema, install_schema
+from vamo.dev.schema import has_schema, install_schema
 
 
 @dataclass(frozen=True)
@@ -486,7 +486,7 @@ _INSERT_ORDER = (
 )
 
 
-# The tables of AMO's current generation (vamo/schema_current.sql).
+# The tables of AMO's current generation (vamo/dev/schema_current.sql).
 _CURRENT_TABLES = ("translations", "appversions", "addons", "versions", "files", "applications_versions")
 
 

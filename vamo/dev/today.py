@@ -12,14 +12,14 @@ default-to-compatible minimum or compat overrides; compatMode absent or
 the answer is keyed by the id as sent; links go to the site's download view
 by file id, ending in the file's basename.
 
-Not part of the vamo package (MySQL only).
+A dev tool (vamo/dev/), never part of the service (MySQL only).
 """
 
 import json
 import posixpath
 from urllib.parse import parse_qsl, quote
 
-from bench.legacy import Pool, respond
+from vamo.dev.legacy import Pool, respond
 from vamo.compat import version_int
 from vamo.core.config import load_config
 
@@ -102,12 +102,12 @@ class TodaysUpdate:
 def make_app(config=None):
     config = config or load_config()
     if not config.database_url.startswith("mysql"):
-        raise SystemExit("bench/today.py needs VAMO_DATABASE_URL=mysql://...")
+        raise SystemExit("vamo/dev/today.py needs VAMO_DATABASE_URL=mysql://...")
     return TodaysUpdate(config.database_url, config.site_url)
 
 
 def __getattr__(name):
-    # `bench.today:application` for bench/serve_app.py, built on first use.
+    # `vamo.dev.today:application` for bench/serve_app.py, built on first use.
     if name == "application":
         global application
         application = make_app()

@@ -2,7 +2,7 @@
 -- names as AMO has them, so vamo runs against an AMO database unchanged.
 -- This file creates them for the tests, the demo and the embedded default.
 --
--- Written for MySQL/MariaDB; vamo/core/db.py translates it for SQLite. Keep to
+-- Written for MySQL/MariaDB; vamo/dev/schema.py translates it for SQLite. Keep to
 -- its conventions: one statement per `;` at a line end, AUTO_INCREMENT only
 -- as `... AUTO_INCREMENT PRIMARY KEY` on one line, UNIQUE KEY inline, other
 -- indexes as CREATE INDEX. `modified` is indexed wherever the refresher asks
@@ -117,7 +117,7 @@ CREATE INDEX compat_override_range_compat_id ON compat_override_range (compat_id
 CREATE INDEX compat_override_range_modified ON compat_override_range (modified);
 
 -- Filled by AMO from the compat overrides; vamo compiles the overrides itself
--- (D8) and only bench/legacy.py, which works the legacy way, uses this table.
+-- (D8) and only vamo/dev/legacy.py, which works the legacy way, uses this table.
 CREATE TABLE incompatible_versions (
   id int unsigned NOT NULL AUTO_INCREMENT PRIMARY KEY,
   version_id int unsigned NOT NULL,

@@ -13,8 +13,8 @@ something. Like AMO, it reads compat overrides from `incompatible_versions`,
 which `sync_incompatible_versions` fills from the compat override tables
 before serving (AMO's task did that on every override change).
 
-Not part of the vamo package. Serve it with `python -m bench.serve_app
-bench.legacy:application` and VAMO_DATABASE_URL set (MySQL only).
+A dev tool (vamo/dev/), never part of the service. Serve it with `python -m
+bench.serve_app vamo.dev.legacy:application` and VAMO_DATABASE_URL set (MySQL only).
 """
 
 import json
@@ -337,7 +337,7 @@ class LegacyUpdate:
 def make_app(config=None, sync=True):
     config = config or load_config()
     if not config.database_url.startswith("mysql"):
-        raise SystemExit("bench/legacy.py needs VAMO_DATABASE_URL=mysql://...")
+        raise SystemExit("vamo/dev/legacy.py needs VAMO_DATABASE_URL=mysql://...")
     if sync:
         sync_incompatible_versions(config.database_url)
     return LegacyUpdate(config.database_url, config.site_url, config.addons_url, config.rdf_apps)
@@ -352,4 +352,4 @@ def __getattr__(name):
 
 
 if __name__ == "__main__":
-    print(os.path.basename(__file__), "is a WSGI app: serve bench.legacy:application")
+    print(os.path.basename(__file__), "is a WSGI app: serve vamo.dev.legacy:application")

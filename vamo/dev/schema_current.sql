@@ -7,7 +7,7 @@
 -- compat override, personas or legacy blocklist tables: on this generation
 -- the theme check and the blocklist are off.
 --
--- Same conventions as schema.sql (vamo/core/db.py translates both for SQLite).
+-- Same conventions as schema.sql (vamo/dev/schema.py translates both for SQLite).
 -- AMO does not index `modified`; vamo's refresher asks "what changed since"
 -- of these tables every few seconds, so the indexes below are the ones an
 -- operator adds to the replica vamo reads.
