@@ -454,7 +454,7 @@ class Generator:
         for n in range(max(3, count // 5)):
             if n % 3 == 1:
                 # The subject + public key hash form (vamo's convention, see
-                # blocklist_data.PUBKEY_HASH_MARKER): the subject in `issuer`.
+                # vamo.blocklist.data.PUBKEY_HASH_MARKER): the subject in `issuer`.
                 issuer, serial = self.base64(60), "pubKeyHash:" + self.base64(32)
             else:
                 issuer, serial = self.base64(60), self.base64(self.rng.choice((8, 16, 20)))

@@ -12,8 +12,8 @@ import base64
 import datetime
 import json
 
-from vamo.blocklist_data import epoch_ms
-from vamo.blocklist_xml import block_id
+from vamo.blocklist.data import epoch_ms
+from vamo.blocklist.xml import block_id
 
 
 def _utc(value):

@@ -7,7 +7,7 @@ Routes (vamo/app.py sends every path starting `/blocklist/` or holding `/blocked
 - `/<locale>/<app>/blocked/` and `/<locale>/<app>/blocked/<i|p><id>`: pages.
 - `/blocked/blocklists.json`: the JSON export.
 
-Every answer is computed once per data generation (see blocklist_data) and
+Every answer is computed once per data generation (see vamo/blocklist/data.py) and
 kept with its gzip body, ETag and headers, under a key that only takes the
 values the data can tell apart: the application (reduced to one the data
 names), and for API 1-2 the position of the client's version among the
@@ -18,8 +18,8 @@ can grow the memo by sending new values.
 import gzip
 import re
 
-from vamo import blocklist_json, blocklist_pages, blocklist_xml
-from vamo.blocklist_data import BlocklistSource
+from vamo.blocklist import json as json_export, pages, xml
+from vamo.blocklist.data import BlocklistSource
 from vamo.compat import APPS_BY_SHORT, version_int
 from vamo.core.component import Component
 from vamo.core.generations import BLOCKLIST
@@ -162,19 +162,19 @@ class BlocklistApp:
             appver_int = version_int(appver)
             key = ("xml-legacy", app_key, generation.legacy_bucket(app_key, appver_int))
         return generation.memoized(key, lambda: Rendered(
-            *blocklist_xml.render(generation, app_key, api_version, appver_int), XML_TYPE))
+            *xml.render(generation, app_key, api_version, appver_int), XML_TYPE))
 
     def on_json(self, generation):
         return generation.memoized(("json",), lambda: Rendered(
-            *blocklist_json.render(generation), JSON_TYPE))
+            *json_export.render(generation), JSON_TYPE))
 
     def on_list(self, generation, app):
         return generation.memoized(("list", app.short), lambda: Rendered(
-            blocklist_pages.render_list(generation, app), generation.changed_ms, HTML_TYPE))
+            pages.render_list(generation, app), generation.changed_ms, HTML_TYPE))
 
     def on_detail(self, generation, app, kind, number):
         def build():
-            page = blocklist_pages.render_detail(generation, app, kind, number)
+            page = pages.render_detail(generation, app, kind, number)
             return None if page is None else Rendered(page, generation.changed_ms, HTML_TYPE)
         return generation.memoized(("detail", app.short, kind, number), build)
 
