@@ -17,8 +17,8 @@ from vamo.dev import demo
 from vamo.core.config import ConfigError
 from vamo.core.db import Database
 from vamo.dev.schema import install_schema
-from vamo.redirect_rules import parse_rules, read_rules, rules_markdown
-from vamo.redirects import LOOKUPS, clean_query
+from vamo.redirects.app import LOOKUPS, clean_query
+from vamo.redirects.rules import parse_rules, read_rules, rules_markdown
 from vamo.app import create_app
 
 CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"

@@ -68,8 +68,8 @@ def cmd_settings(args, config):
 
 
 def cmd_redirects(args, config):
-    from vamo.redirect_rules import parse_rules, read_rules, rules_markdown
-    from vamo.redirects import LOOKUPS
+    from vamo.redirects.app import LOOKUPS
+    from vamo.redirects.rules import parse_rules, read_rules, rules_markdown
 
     text, source = read_rules(config.redirect_rules)
     parse_rules(text, source, LOOKUPS)  # a bad rule stops here, as it stops `vamo serve`

@@ -191,7 +191,7 @@ OPTIONS = (
            _base_url, "Plugin finder service that `/services/pfs.php` redirects to."),
     Option("VAMO_REDIRECT_RULES", "redirect_rules", "", _text,
            "File of redirect rules (format: docs/redirects.md); empty: the table vamo "
-           "ships (`vamo/redirects.rules`)."),
+           "ships (`vamo/redirects/redirects.rules`)."),
     Option("VAMO_REDIRECT_MAX_AGE", "redirect_max_age", "86400", _number(int, 0),
            "`Cache-Control` max-age of permanent redirects (301, 308), in seconds: "
            "bounded, so a wrong rule does not stay in browsers for long."),

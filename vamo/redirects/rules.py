@@ -119,7 +119,7 @@ class _RuleError(Exception):
 def read_rules(path):
     """(text, name for messages) of the rules file at `path`; empty: the table vamo ships."""
     if not path:
-        return resources.files("vamo").joinpath("redirects.rules").read_text(), "redirects.rules"
+        return resources.files("vamo.redirects").joinpath("redirects.rules").read_text(), "redirects.rules"
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read(), path

@@ -1,6 +1,6 @@
 """Legacy redirects (D17): the services, AMO and getpersonas.com URLs that old
 clients and pages still call, answered from the rules table (`redirects.rules`,
-format in `vamo.redirect_rules`).
+format in `vamo.redirects.rules`).
 
 vamo/app.py routes by the configured host names and says which site a request came
 in on (`environ["vamo.site"]`); the Host header never reaches a `Location`.
@@ -18,8 +18,8 @@ from vamo.core.component import Component
 from vamo.core.db import DatabaseError
 from vamo.core.generations import THEME
 from vamo.core.http import EMPTY, not_found
-from vamo.redirect_rules import (BASES, METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup,
-                                 load_rules)
+from vamo.redirects.rules import (BASES, METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup,
+                                  load_rules)
 
 ADDON_DELETED = 11
 
