@@ -10,7 +10,7 @@ import collections
 from vamo.core.config import load_config
 from vamo.core.db import Database
 from vamo.core.caches import ResponseCache
-from vamo.update import UpdateCheck
+from vamo.update import UpdateApp
 from vamo.update_index import UpdateData
 
 
@@ -24,7 +24,7 @@ def sample_answers(database_url, paths, sample=5000):
     finally:
         db.close()
     config = load_config({}).replace(database_url=database_url)  # the defaults, as the servers run
-    app = UpdateCheck(config, data, ResponseCache(0))
+    app = UpdateApp(config, data, ResponseCache(0))
     statuses, types, sizes = collections.Counter(), collections.Counter(), []
     for path in paths[:sample]:
         seen = {}

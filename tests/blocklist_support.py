@@ -83,9 +83,9 @@ class App:
         return self
 
     @property
-    def source(self):
-        (source,) = [s for s in self.service.refresher.sources if s.name == "blocklist"]
-        return source
+    def data(self):
+        (data,) = [s for s in self.service.refresher.sources if s.name == "blocklist"]
+        return data
 
     def get(self, path, **kwargs):
         return self.client.get(path, **kwargs)

@@ -66,7 +66,7 @@ def test_nothing_changed_keeps_the_generation_and_its_rendered_answers(rows, mys
     rows.item("a@example.com", severity=3, modified=at(0))
     app = App(mysql_url, reconcile_seconds=0).pass_()
     before = app.get(f"/blocklist/3/{FIREFOX}/120.0/")
-    generation = app.source.generation
+    generation = app.data.generation
     app.pass_().pass_()
-    assert app.source.generation is generation
+    assert app.data.generation is generation
     assert app.get(f"/blocklist/3/{FIREFOX}/120.0/").headers["ETag"] == before.headers["ETag"]

@@ -353,7 +353,7 @@ def test_answers_are_memoized_per_generation_whatever_clients_send(rows, app):
         for apiver in (1, 2, 3):
             assert app.get(f"/blocklist/{apiver}/app-{n}/{n}.{n}/").status_code == 200
             assert app.get(f"/blocklist/{apiver}/{FIREFOX}/{n}.{n}/").status_code == 200
-    rendered = [key for key in app.source.generation.memo if key[0].startswith("xml")]
+    rendered = [key for key in app.data.generation.memo if key[0].startswith("xml")]
     # unknown app: API 3 + API 1-2; Firefox: API 3 + one per position among 2 bounds (5)
     assert len(rendered) <= 8
 

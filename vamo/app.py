@@ -19,7 +19,7 @@ from vamo.core.component import Context
 from vamo.core.config import load_config
 from vamo.core.db import Database, DatabaseError, ThreadConnections
 from vamo.core.generations import CLASSIC, CURRENT, SchemaState, inspect
-from vamo.health import Health
+from vamo.health import HealthApp
 from vamo.core.http import not_found
 from vamo.core.refresh import Refresher
 
@@ -213,5 +213,5 @@ def create_app(config=None, setup_logging=True):
         connect_timeout=config.db_connect_timeout, read_timeout=config.db_read_timeout,
         stale_seconds=config.stale_seconds, refresh_timeout=config.db_refresh_timeout, schema=schema)
     router = Router(config, parts["update"].app, parts["theme"].app, parts["blocklist"].app,
-                    parts["redirects"].app, Health(refresher, version))
+                    parts["redirects"].app, HealthApp(refresher, version))
     return Service(config, router, refresher)

@@ -15,7 +15,7 @@ _NO_CACHE = ("Cache-Control", "no-cache, no-store")
 _STATES = {True: "ok", False: "error", None: "off"}
 
 
-class Health:
+class HealthApp:
     def __init__(self, refresher, version):
         self.refresher = refresher
         self.version_body = json.dumps(version or {

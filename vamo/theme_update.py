@@ -10,7 +10,7 @@ memory: requests are few next to the update check's, while themes and their
 translations in every locale are many. An uncached request costs one SQL
 round trip (one statement fetches the theme, its translations and any
 migration); the rendered answer then goes into a bounded cache, filed under
-the rows it was built from. `ThemeChanges`, run by the refresher, asks which
+the rows it was built from. `ThemeData`, run by the refresher, asks which
 of those rows changed since its last pass and drops the answers built from
 them, so a change is served within VAMO_REFRESH_SECONDS.
 
@@ -287,7 +287,7 @@ class Renderer:
 # -- freshness --------------------------------------------------------------------------
 
 
-class ThemeChanges(Source):
+class ThemeData(Source):
     """Drops the cached answers built from rows changed since the last pass (D18).
 
     The full `load` (at start and every VAMO_RECONCILE_SECONDS) empties the
@@ -389,6 +389,6 @@ def _weigh(key, answer):
 def create(context):
     size = context.config.theme_cache_size
     cache = TaggedCache(size, max_bytes=size * 2560, weigh=_weigh)
+    data = ThemeData(cache)
     app = ThemeUpdateApp(context.config, context.connections, cache, context.schema)
-    return Component(observe.timed(app, "services.theme_update", context.statsd),
-                     (ThemeChanges(cache),))
+    return Component(observe.timed(app, "services.theme_update", context.statsd), (data,))

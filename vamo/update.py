@@ -136,7 +136,7 @@ class Answer:
         self.not_modified_headers = (_CACHE_CONTROL, modified, ("ETag", self.etag))
 
 
-class UpdateCheck:
+class UpdateApp:
     """The WSGI app of the update check."""
 
     def __init__(self, config, data, cache):
@@ -282,5 +282,5 @@ def create(context):
     config = context.config
     cache = ResponseCache(config.cache_size)
     data = UpdateData(on_change=cache.invalidate, schema=context.schema)
-    app = UpdateCheck(config, data, cache)
+    app = UpdateApp(config, data, cache)
     return Component(timed(app, "services.update", context.statsd), (data,))

@@ -19,7 +19,7 @@ import gzip
 import re
 
 from vamo.blocklist import json as json_export, pages, xml
-from vamo.blocklist.data import BlocklistSource
+from vamo.blocklist.data import BlocklistData
 from vamo.compat import APPS_BY_SHORT, version_int
 from vamo.core.component import Component
 from vamo.core.generations import BLOCKLIST
@@ -90,8 +90,8 @@ def _segment(value):
 
 
 class BlocklistApp:
-    def __init__(self, source, schema):
-        self.source = source
+    def __init__(self, data, schema):
+        self.data = data
         self.schema = schema
         self.expiry = ExpiryClock(MAX_AGE)
 
@@ -103,7 +103,7 @@ class BlocklistApp:
         if method not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return [EMPTY]
-        generation = self.source.generation
+        generation = self.data.generation
         if generation is None:  # not loaded yet
             start_response("503 Service Unavailable",
                            [("Retry-After", RETRY_AFTER), ("Content-Length", "0")])
@@ -180,5 +180,5 @@ class BlocklistApp:
 
 
 def create(context):
-    source = BlocklistSource()
-    return Component(BlocklistApp(source, context.schema), (source,))
+    data = BlocklistData()
+    return Component(BlocklistApp(data, context.schema), (data,))

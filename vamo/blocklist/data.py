@@ -1,6 +1,6 @@
 """The blocklist tables in memory: loading, change detection, per-application selection.
 
-The bl* tables are small (thousands of rows), so `BlocklistSource` loads all
+The bl* tables are small (thousands of rows), so `BlocklistData` loads all
 of them into a `Generation`: immutable rows plus indexes, and a memo where the
 renderers keep what they computed for this data (selections, XML, pages,
 gzip bodies). A change in the database makes a new generation, swapped in by
@@ -364,7 +364,7 @@ class Generation:
         return epoch_ms(newest) if newest else int(self.loaded_at) * 1000
 
 
-class BlocklistSource(Source):
+class BlocklistData(Source):
     """Keeps the current `Generation` of the blocklist tables in `generation`."""
 
     name = "blocklist"

@@ -122,7 +122,7 @@ def _empty(start_response, status, headers=()):
     return [EMPTY]
 
 
-class Redirects:
+class RedirectApp:
     """The WSGI app: the first rule of the request's site that matches answers."""
 
     def __init__(self, rules, bases, connections, max_age, schema):
@@ -180,5 +180,5 @@ def create(context):
     config = context.config
     rules = load_rules(config.redirect_rules, LOOKUPS)
     bases = {name: getattr(config, setting) for name, setting in BASES.items()}
-    return Component(Redirects(rules, bases, context.connections, config.redirect_max_age,
-                               context.schema))
+    return Component(RedirectApp(rules, bases, context.connections, config.redirect_max_age,
+                                 context.schema))
