@@ -14,13 +14,13 @@ from urllib.parse import urlencode
 
 import pytest
 
-from vamo.dev.today import make_app as make_today
 from tests.amo import ANDROID, FIREFOX, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import wait_until
 from tests.test_update import SITE, Checker
 from vamo.core.db import Database
 from vamo.dev.schema import install_schema
 from vamo.core.generations import SchemaError, inspect
+from vamo.dev.today import make_app as make_today
 
 
 @pytest.fixture

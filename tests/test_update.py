@@ -14,13 +14,13 @@ from urllib.parse import parse_qsl, quote, urlencode
 import pytest
 from werkzeug.test import Client
 
-from vamo.dev.legacy import make_app as make_legacy
 from tests.amo import ANDROID, FIREFOX, MOBILE, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import make_config
 from vamo import update
 from vamo.core.caches import ResponseCache
 from vamo.update_render import EMPTY_RDF
 from vamo.app import create_app
+from vamo.dev.legacy import make_app as make_legacy
 
 SITE = "https://amo.test"
 CDN = "https://cdn.test/user-media/addons"

@@ -15,12 +15,12 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from vamo.dev.legacy import make_app as make_legacy
-from vamo.dev.today import make_app as make_today
 from tests.support import demo_database, make_config
 from vamo import compat
 from vamo.dev import demo
 from vamo.app import create_app
+from vamo.dev.legacy import make_app as make_legacy
+from vamo.dev.today import make_app as make_today
 
 DATASETS = [
     # (generation, seed, shape, add-ons, requests)
