@@ -20,7 +20,7 @@ from vamo.core.config import load_config
 from vamo.core.db import Database, DatabaseError, ThreadConnections
 from vamo.core.generations import CLASSIC, CURRENT, SchemaState, inspect
 from vamo.health import HealthApp
-from vamo.core.http import not_found
+from vamo.core.http import NOT_ALLOWED, not_found, send
 from vamo.core.refresh import Refresher
 
 log = logging.getLogger("vamo")
@@ -127,9 +127,6 @@ class Router:
         return app(environ, start_response)
 
 
-_NOT_ALLOWED = ("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
-
-
 def _without_body(result):
     """Run a response iterable to its end (so start_response has been called) and close it."""
     try:
@@ -162,8 +159,7 @@ class Service:
                 _without_body(self.router(environ, start_response))
                 return [b""]
             if method == "CONNECT":
-                start_response(*_NOT_ALLOWED)
-                return [b""]
+                return send(NOT_ALLOWED, environ, start_response)
             return self.router(environ, start_response)
         except Exception as error:  # D13: report it, answer 500 with an empty body, go on
             observe.capture_request_error(environ, error)

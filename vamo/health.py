@@ -9,29 +9,31 @@ so a monitor polling it never blocks a worker on a dead database.
 import json
 
 from vamo import __version__
-from vamo.core.http import json_response, not_found
+from vamo.core.http import Answer, not_found, send
 
+_JSON_TYPE = ("Content-Type", "application/json")
 _NO_CACHE = ("Cache-Control", "no-cache, no-store")
+_LB_OK = Answer("200 OK", [_JSON_TYPE, _NO_CACHE], b"{}")
 _STATES = {True: "ok", False: "error", None: "off"}
 
 
 class HealthApp:
     def __init__(self, refresher, version):
         self.refresher = refresher
-        self.version_body = json.dumps(version or {
-            "source": "", "version": __version__, "commit": "", "build": ""}).encode()
+        self.version = Answer("200 OK", [_JSON_TYPE], json.dumps(version or {
+            "source": "", "version": __version__, "commit": "", "build": ""}).encode())
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/__lbheartbeat__":
-            return json_response(start_response, "200 OK", b"{}", (_NO_CACHE,))
+            return send(_LB_OK, environ, start_response)
         if path == "/__heartbeat__":
-            return self.heartbeat(start_response)
+            return self.heartbeat(environ, start_response)
         if path == "/__version__":
-            return json_response(start_response, "200 OK", self.version_body)
+            return send(self.version, environ, start_response)
         return not_found(environ, start_response)
 
-    def heartbeat(self, start_response):
+    def heartbeat(self, environ, start_response):
         checks = self.refresher.checks()
         ok = all(passed is not False for passed, _ in checks.values())  # None: an app that is off
         body = {
@@ -40,4 +42,4 @@ class HealthApp:
             "details": {name: detail for name, (_, detail) in checks.items()},
         }
         status = "200 OK" if ok else "500 Internal Server Error"
-        return json_response(start_response, status, json.dumps(body).encode(), (_NO_CACHE,))
+        return send(Answer(status, [_JSON_TYPE, _NO_CACHE], json.dumps(body).encode()), environ, start_response)

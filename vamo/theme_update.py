@@ -31,7 +31,7 @@ from vamo.core import observe
 from vamo.core.component import Component
 from vamo.core.db import DatabaseError, unix_time
 from vamo.core.generations import THEME
-from vamo.core.http import EMPTY, ExpiryClock, etag_matches, http_date, make_etag
+from vamo.core.http import GET_HEAD, NOT_ALLOWED, NOT_FOUND, Answer, ExpiryClock, http_date, send, unavailable
 from vamo.core.refresh import COMMIT_LAG, Source
 from vamo.core.caches import TaggedCache
 
@@ -170,31 +170,15 @@ def wants_getpersonas(query_string):
 
 # -- answers ----------------------------------------------------------------------------
 
-
-class Answer(NamedTuple):
-    status: str
-    headers: list           # everything but Expires, which is added per request
-    body: bytes
-    etag: str = ""          # empty for answers without a body
-    validators: tuple = ()  # the headers of a 304 for it, but Expires
-
-
-NOT_FOUND = Answer("404 Not Found", [("Content-Length", "0")], EMPTY)
-UNAVAILABLE = Answer("503 Service Unavailable",
-                     [("Content-Length", "0"), ("Retry-After", str(DB_RETRY_SECONDS))], EMPTY)
-_CACHE_CONTROL = ("Cache-Control", f"public, max-age={MAX_AGE}")
+UNAVAILABLE = unavailable(DB_RETRY_SECONDS)
+EXPIRY = ExpiryClock(MAX_AGE)
 
 
 def _json_answer(document, modified):
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    etag = make_etag(body)
-    validators = [_CACHE_CONTROL, ("ETag", etag)]
     stamps = [stamp for stamp in modified if stamp is not None]
-    if stamps:
-        validators.append(("Last-Modified", http_date(unix_time(max(stamps)))))
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-               *validators]
-    return Answer("200 OK", headers, body, etag, tuple(validators))
+    return Answer.cacheable(body, "application/json", EXPIRY,
+                            http_date(unix_time(max(stamps))) if stamps else None)
 
 
 def _file_url(base, addon_id, filename):
@@ -324,23 +308,20 @@ class ThemeUpdateApp:
         self.connections = connections
         self.cache = cache
         self.renderer = Renderer(config)
-        self.expiry = ExpiryClock(MAX_AGE)
         self.retry_at = 0.0  # monotonic time before which the database is not tried
 
     def __call__(self, environ, start_response):
-        method = environ.get("REQUEST_METHOD")
-        if method != "GET" and method != "HEAD":
-            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
-            return [EMPTY]
+        if environ.get("REQUEST_METHOD") not in GET_HEAD:
+            return send(NOT_ALLOWED, environ, start_response)
         if self.schema.is_off(THEME):  # no personas table (D20)
-            return self.respond(NOT_FOUND, environ, start_response, method == "HEAD")
+            return send(NOT_FOUND, environ, start_response)
         path = environ.get("PATH_INFO", "")
         getpersonas = wants_getpersonas(environ.get("QUERY_STRING", ""))
         key = (path, getpersonas)
         answer = self.cache.get(key)
         if answer is None:
             answer = self.look_up(key, path, getpersonas)
-        return self.respond(answer, environ, start_response, method == "HEAD")
+        return send(answer, environ, start_response)
 
     def look_up(self, key, path, getpersonas):
         parsed = parse_path(path)
@@ -362,18 +343,6 @@ class ThemeUpdateApp:
         answer, tags = self.renderer.render(rows, locale_asked, theme_id, getpersonas)
         self.cache.put(key, answer, tags, generation)
         return answer
-
-    def respond(self, answer, environ, start_response, head):
-        if not answer.etag:
-            start_response(answer.status, [*answer.headers])  # a copy: servers may add to it
-            return [EMPTY]
-        expires = ("Expires", self.expiry.expires())
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and etag_matches(if_none_match, answer.etag):
-            start_response("304 Not Modified", [*answer.validators, expires])
-            return [EMPTY]
-        start_response(answer.status, answer.headers + [expires])
-        return [EMPTY] if head else [answer.body]
 
 
 # The cache's size bound: each answer weighs its body and headers plus this

@@ -13,7 +13,8 @@ Answers (D3, D4, D12): 400 with the empty document for a missing id, appID
 or appVersion, an unknown application, an oversized or undecodable query;
 200 with the empty document for an unknown or ineligible add-on; 405 for
 methods other than GET and HEAD; 503 until the data has loaded once;
-`If-None-Match` gets 304.
+`If-None-Match` gets 304. The answers are `vamo.core.http.Answer`s, sent by
+its `send`, like every app's.
 """
 
 import re
@@ -22,7 +23,7 @@ from urllib.parse import unquote
 from vamo import compat
 from vamo.core.caches import ResponseCache
 from vamo.core.component import Component
-from vamo.core.http import ExpiryClock, etag_matches, http_date, make_etag
+from vamo.core.http import NOT_ALLOWED, Answer, ExpiryClock, http_date, send, unavailable
 from vamo.core.observe import timed
 from vamo.update_index import UpdateData
 from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
@@ -34,16 +35,9 @@ MAX_APP_OS_LENGTH = 64
 MAX_AGE = 3600
 _WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode", "currentAppVersion"))
 _HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
-_JSON_TYPE = ("Content-Type", "application/json")
-_RDF_TYPE = ("Content-Type", "text/xml")
-_CACHE_CONTROL = ("Cache-Control", f"public, max-age={MAX_AGE}")
-
-_STATUS_200 = "200 OK"
-_STATUS_304 = "304 Not Modified"
-_STATUS_400 = "400 Bad Request"
-_NOT_LOADED = ("503 Service Unavailable", [("Retry-After", "5"), ("Cache-Control", "no-store"),
-                                           ("Content-Length", "0")])
-_NOT_ALLOWED = ("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+_JSON_TYPE = "application/json"
+_RDF_TYPE = "text/xml"
+_NOT_LOADED = unavailable(5, ("Cache-Control", "no-store"))
 
 
 class BadQuery(ValueError):
@@ -122,20 +116,6 @@ def parse_query(query):
     return found
 
 
-class Answer:
-    """A rendered answer and its prebuilt headers (Expires is added per request)."""
-
-    __slots__ = ("body", "etag", "headers", "not_modified_headers")
-
-    def __init__(self, body, content_type, last_modified):
-        self.body = body
-        self.etag = make_etag(body)
-        modified = ("Last-Modified", last_modified)
-        self.headers = (content_type, _CACHE_CONTROL, modified, ("ETag", self.etag),
-                        ("Content-Length", str(len(body))))
-        self.not_modified_headers = (_CACHE_CONTROL, modified, ("ETag", self.etag))
-
-
 class UpdateApp:
     """The WSGI app of the update check."""
 
@@ -151,22 +131,18 @@ class UpdateApp:
         # (its arguments are the loaded add-ons' timestamps, not what requests send).
         self._http_date = memoized(http_date, 200000)
         self._empty_answers = {}
-        self._bad_answers = {
-            False: (_STATUS_400, [_JSON_TYPE, _CACHE_CONTROL, ("Content-Length", str(len(EMPTY_JSON)))],
-                    EMPTY_JSON),
-            True: (_STATUS_400, [_RDF_TYPE, _CACHE_CONTROL, ("Content-Length", str(len(EMPTY_RDF)))],
-                   EMPTY_RDF),
-        }
+        self._bad_answers = {  # 400, with the empty document of the format asked for (D3)
+            rdf: Answer("400 Bad Request", [("Content-Type", _RDF_TYPE if rdf else _JSON_TYPE),
+                                            self.expiry.cache_control], EMPTY_RDF if rdf else EMPTY_JSON)
+            for rdf in (False, True)}
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
         if method != "GET" and method != "HEAD":
-            start_response(*_NOT_ALLOWED)
-            return [b""]
+            return send(NOT_ALLOWED, environ, start_response)
         data = self.data
         if not data.loaded:
-            start_response(*_NOT_LOADED)
-            return [b""]
+            return send(_NOT_LOADED, environ, start_response)
         cache = self.cache
         if cache.changed:
             cache.drop_changed()
@@ -175,37 +151,25 @@ class UpdateApp:
         # by it, unparsed (about a third of the CPU of a cached answer).
         answer = cache.by_query.get(query)
         if answer is None:
-            answer = self._answer_query(query, start_response)
-            if answer.__class__ is not Answer:
-                return answer  # a 400's body
+            answer = self._answer_query(query)
+        return send(answer, environ, start_response)
 
-        headers = [("Expires", self.expiry.expires())]
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match and etag_matches(if_none_match, answer.etag):
-            headers.extend(answer.not_modified_headers)
-            start_response(_STATUS_304, headers)
-            return [b""]
-        headers.extend(answer.headers)
-        start_response(_STATUS_200, headers)
-        return [answer.body] if method == "GET" else [b""]
-
-    def _answer_query(self, query, start_response):
-        """The Answer for a query string not seen before, cached; or, for a bad
-        one, the 400 already started and its body."""
+    def _answer_query(self, query):
+        """The Answer for a query string not seen before (cached unless it is a 400)."""
         data, cache = self.data, self.cache
         try:
             params = parse_query(query)
         except ValueError:  # BadQuery, UnicodeDecodeError
-            return self._bad(start_response, False)
+            return self._bad_answers[False]
         protocol = data.protocol
         app = protocol.apps.get(params.get("appID"))
         if app is None:
-            return self._bad(start_response, False)
+            return self._bad_answers[False]
         guid = params.get("id")
         app_version = params.get("appVersion")
         rdf = self._wants_rdf(app, params.get("currentAppVersion") or app_version)
         if not guid or not app_version:
-            return self._bad(start_response, rdf)
+            return self._bad_answers[rdf]
 
         if len(guid) > MAX_GUID_LENGTH:  # no add-on has it: nothing to look up or remember
             answer = self._empty_answer(rdf)
@@ -247,22 +211,18 @@ class UpdateApp:
 
     def _answer(self, protocol, entry, app, rdf, guid, candidate):
         render = self.renderer.rdf if rdf else self.renderer.json
-        return Answer(render(entry, app, candidate, guid, protocol.site_links),
-                      _RDF_TYPE if rdf else _JSON_TYPE, self._http_date(entry.modified))
+        return Answer.cacheable(render(entry, app, candidate, guid, protocol.site_links),
+                                _RDF_TYPE if rdf else _JSON_TYPE, self.expiry, self._http_date(entry.modified))
 
     def _empty_answer(self, rdf):
         """The 200 answer for an unknown add-on (never cached per add-on: ids are unbounded)."""
         loaded_at = self.data.loaded_at
         cached = self._empty_answers.get(rdf)
         if cached is None or cached[0] != loaded_at:
-            cached = self._empty_answers[rdf] = (loaded_at, Answer(
-                EMPTY_RDF if rdf else EMPTY_JSON, _RDF_TYPE if rdf else _JSON_TYPE, http_date(loaded_at)))
+            cached = self._empty_answers[rdf] = (loaded_at, Answer.cacheable(
+                EMPTY_RDF if rdf else EMPTY_JSON, _RDF_TYPE if rdf else _JSON_TYPE, self.expiry,
+                http_date(loaded_at)))
         return cached[1]
-
-    def _bad(self, start_response, rdf):
-        status, headers, body = self._bad_answers[rdf]
-        start_response(status, list(headers))
-        return [body]
 
 
 def find_update(entry, app_id, app_version_int, platform, mode, d2c_min_int):

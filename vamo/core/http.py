@@ -1,11 +1,18 @@
-"""Small HTTP helpers shared by the apps: dates, ETags, canned responses.
+"""What every app shares to answer: one prebuilt-answer type (`Answer`), one
+way to send it (`send`), the answers that are the same everywhere (404, 405, 503),
+dates and ETags.
 
-Plain WSGI, no framework objects: these run on the hot path.
+`Answer` and `send` are plain WSGI, no framework objects: they run on the
+update check's hot path. A HEAD answer's body is dropped once for every app,
+by the service (vamo/app.py), so nothing here looks at the method.
 """
 
 import hashlib
 import time
 from email.utils import formatdate
+
+EMPTY = b""
+NOT_MODIFIED = "304 Not Modified"
 
 
 def http_date(timestamp):
@@ -14,10 +21,12 @@ def http_date(timestamp):
 
 
 class ExpiryClock:
-    """`Expires` header values for one max-age, computed at most once a second."""
+    """The caching headers of one max-age: Cache-Control, and `Expires` values
+    computed at most once a second."""
 
     def __init__(self, max_age):
         self.max_age = max_age
+        self.cache_control = ("Cache-Control", f"public, max-age={max_age}")
         self._second = None
         self._expires = ""
 
@@ -49,22 +58,71 @@ def etag_matches(if_none_match, etag):
     return False
 
 
-EMPTY = b""
+_TYPE_HEADERS = {}  # one ("Content-Type", ...) pair per type, shared by the answers
+
+
+class Answer:
+    """An answer built once and sent as many times as it is asked for.
+
+    `Answer(status, headers, body)` goes out as built (Content-Length added),
+    like a 400 with its empty document or the 404, 405 and 503 below.
+    `Answer.cacheable(...)` is a 200 that caches may keep: it also holds its
+    ETag, the headers of its 304, and the clock of its `Expires`, which `send`
+    adds per request.
+    """
+
+    __slots__ = ("status", "headers", "body", "etag", "also", "not_modified_headers", "expiry")
+
+    def __init__(self, status, headers=(), body=EMPTY):
+        self.status = status
+        self.headers = (*headers, ("Content-Length", str(len(body))))
+        self.body = body
+        self.etag = self.also = self.not_modified_headers = self.expiry = None
+
+    @classmethod
+    def cacheable(cls, body, content_type, expiry, last_modified=None, headers=(), etag=None, also=None):
+        """The 200 of `body`: Content-Type, the expiry's Cache-Control, Last-Modified (an
+        HTTP date, if there is one), `headers`, and a strong ETag (default: the body's).
+        `also` is the ETag of the same data's other representation: it gets a 304 too."""
+        content_type = _TYPE_HEADERS.setdefault(content_type, ("Content-Type", content_type))
+        etag = etag or make_etag(body)
+        caching = (expiry.cache_control, ("Last-Modified", last_modified)) if last_modified else \
+            (expiry.cache_control,)
+        answer = cls("200 OK", (content_type, *caching, *headers, ("ETag", etag)), body)
+        answer.not_modified_headers = answer.headers[1:-1]  # a 304 has no body: no type, no length
+        answer.etag, answer.also, answer.expiry = etag, also, expiry
+        return answer
+
+
+def send(answer, environ, start_response):
+    """Start `answer` and return its body: a cacheable answer with `Expires`,
+    and as a 304 when the request's If-None-Match names its ETag."""
+    expiry = answer.expiry
+    if expiry is None:
+        start_response(answer.status, list(answer.headers))  # a list: servers may add to it
+        return [answer.body]
+    headers = [("Expires", expiry.expires())]
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match and (etag_matches(if_none_match, answer.etag) or
+                          answer.also is not None and etag_matches(if_none_match, answer.also)):
+        headers.extend(answer.not_modified_headers)
+        start_response(NOT_MODIFIED, headers)
+        return [EMPTY]
+    headers.extend(answer.headers)
+    start_response(answer.status, headers)
+    return [answer.body]
+
+
+NOT_FOUND = Answer("404 Not Found")
+NOT_ALLOWED = Answer("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+GET_HEAD = ("GET", "HEAD")  # what the apps that are not redirects or health answer; 405 otherwise
+
+
+def unavailable(retry_after, *headers):
+    """The 503 of an app that cannot answer yet (data not loaded, database unreachable)."""
+    return Answer("503 Service Unavailable", (("Retry-After", str(retry_after)), *headers))
 
 
 def not_found(environ, start_response):
-    start_response("404 Not Found", [("Content-Length", "0")])
-    return [EMPTY]
-
-
-def plain(start_response, status, text, headers=()):
-    body = text.encode("utf-8")
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(body))), *headers])
-    return [body]
-
-
-def json_response(start_response, status, body_bytes, headers=()):
-    start_response(status, [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body_bytes))), *headers])
-    return [body_bytes]
+    """The WSGI app of the 404."""
+    return send(NOT_FOUND, environ, start_response)

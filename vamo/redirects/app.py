@@ -17,7 +17,7 @@ from urllib.parse import quote
 from vamo.core.component import Component
 from vamo.core.db import DatabaseError
 from vamo.core.generations import THEME
-from vamo.core.http import EMPTY, not_found
+from vamo.core.http import NOT_FOUND, Answer, send, unavailable
 from vamo.redirects.rules import (BASES, METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup,
                                   load_rules)
 
@@ -73,7 +73,8 @@ STATUS_LINES = {
     301: "301 Moved Permanently", 302: "302 Found",
     307: "307 Temporary Redirect", 308: "308 Permanent Redirect",
 }
-RETRY_AFTER_SECONDS = "30"  # when to try again: the connection is reopened on the next request
+BAD_PATH = Answer("400 Bad Request")
+UNAVAILABLE = unavailable(30)  # when to try again: the connection is reopened on the next request
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A query string is kept as sent, but for spaces and bytes beyond ASCII,
@@ -117,11 +118,6 @@ def clean_query(query):
         return None
 
 
-def _empty(start_response, status, headers=()):
-    start_response(status, [("Content-Length", "0"), *headers])
-    return [EMPTY]
-
-
 class RedirectApp:
     """The WSGI app: the first rule of the request's site that matches answers."""
 
@@ -133,29 +129,31 @@ class RedirectApp:
         self.cache_control = f"public, max-age={max_age}"
 
     def __call__(self, environ, start_response):
+        return send(self.answer(environ), environ, start_response)
+
+    def answer(self, environ):
         path = environ.get("PATH_INFO") or "/"
         if not is_safe_path(path):
-            return _empty(start_response, "400 Bad Request")
+            return BAD_PATH
         rule, values = self.match(environ.get("vamo.site"), path)
         if rule is None:
-            return not_found(environ, start_response)
+            return NOT_FOUND
         query = ""
         if rule.keep_query and environ.get("QUERY_STRING"):
             query = clean_query(environ["QUERY_STRING"])
             if query is None:
-                return _empty(start_response, "400 Bad Request")
+                return BAD_PATH
         looked_up = {}
         if rule.lookup != NO_LOOKUP:
             lookup = LOOKUPS[rule.lookup]
             if self.schema.is_off(lookup.app):
-                return not_found(environ, start_response)  # e.g. no personas table (D20)
+                return NOT_FOUND  # e.g. no personas table (D20)
             try:
                 looked_up = lookup.find(self.connections, values)
             except DatabaseError:
-                return _empty(start_response, "503 Service Unavailable",
-                              [("Retry-After", RETRY_AFTER_SECONDS)])
+                return UNAVAILABLE
             if looked_up is None:
-                return not_found(environ, start_response)
+                return NOT_FOUND
         location = rule.expand(self.bases, values, looked_up)
         if query:
             location += ("&" if "?" in location else "?") + query
@@ -165,7 +163,7 @@ class RedirectApp:
         headers = [("Location", location)]
         if status in PERMANENT:
             headers.append(("Cache-Control", self.cache_control))
-        return _empty(start_response, STATUS_LINES[status], headers)
+        return Answer(STATUS_LINES[status], headers)
 
     def match(self, site, path):
         """(rule, path values) of the first matching rule of `site`, or (None, None)."""
