@@ -78,6 +78,10 @@ MALFORMED = [
     (b"/../blocked/blocklists.json", {404}),
     (b"/blocked/blocklists.json%00", {404}),
     (b"/x/blocked/\xe2\x98\x83", FOUR_XX),
+    # werkzeug's matcher strips leading slashes: vamo/app.py keeps these from its routes
+    (b"//blocklist/3/%7Bec8030f7-c20a-464f-9b0e-13a3a9e97384%7D/128.0/", {404}),
+    (b"//en-US/firefox/blocked/", {404}),
+    (b"//__heartbeat__", {404}),
 ]
 
 

@@ -6,6 +6,11 @@ own table of paths. Any other host (a single-host deployment, a load
 balancer's health check, localhost) is routed by path alone to every app.
 The Host header only ever selects a table; it is never echoed anywhere.
 
+Each app declares its routes once (vamo/core/component.py); a site's table
+is a werkzeug map of the rules of its apps and the health endpoints', with
+the update check routed ahead of it by its path prefix, and the redirects
+answering what no rule takes.
+
 `vamo serve` builds the app with `create_app()`; other WSGI servers load
 `wsgi:application` (the repository's `wsgi.py`), which calls it on first use.
 """
@@ -14,18 +19,20 @@ import logging
 import os
 import sys
 
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
+
 from vamo.core import observe
 from vamo.core.component import Context
 from vamo.core.config import load_config
 from vamo.core.db import Database, DatabaseError, ThreadConnections
 from vamo.core.generations import CLASSIC, CURRENT, SchemaState, inspect
-from vamo.health import HealthApp
-from vamo.core.http import NOT_ALLOWED, not_found, send
+from vamo.core.http import CONVERTERS, NOT_ALLOWED, not_found, send
 from vamo.core.refresh import Refresher
+from vamo.health import HealthApp
+from vamo.update import PATH_PREFIX as UPDATE_PREFIX
 
 log = logging.getLogger("vamo")
-
-DOCKERFLOW_PATHS = frozenset(("/__version__", "/__heartbeat__", "/__lbheartbeat__"))
 
 
 def resolve_database(config):
@@ -72,43 +79,26 @@ def _embedded_generation(path):
 
 
 class Router:
-    """Routes a request to an app by host, then by path."""
+    """Routes a request to an app by host, then by path.
+
+    A site is (name, the update check or None, a werkzeug map adapter, fallback app).
+    """
 
     def __init__(self, config, update, theme, blocklist, redirects, health):
-        def versioncheck_site(path):
-            if path.startswith("/update/"):
-                return update
-            if "/themes/update-check/" in path:
-                return theme
-            return None
+        def site(name, *components, update_check=None, fallback=not_found):
+            # A werkzeug rule belongs to one map: each site's holds copies.
+            rules = [rule.empty() for part in (health, *components) for rule in part.rules]
+            return name, update_check, Map(rules, converters=CONVERTERS, merge_slashes=False).bind("vamo"), fallback
 
-        def blocklist_site(path):
-            if path.startswith("/blocklist/") or "/blocked/" in path:
-                return blocklist
-            return None
-
-        def amo_site(path):
-            if path.startswith("/update/"):
-                return update
-            return blocklist_site(path) or redirects
-
-        def default_site(path):
-            return versioncheck_site(path) or blocklist_site(path) or redirects
-
-        sites = {}
-        for host in config.versioncheck_hosts:
-            sites[host] = ("versioncheck", versioncheck_site)
-        for host in config.blocklist_hosts:
-            sites[host] = ("blocklist", blocklist_site)
-        for host in config.getpersonas_hosts:
-            sites[host] = ("getpersonas", lambda path: redirects)
+        sites = dict.fromkeys(config.versioncheck_hosts, site("versioncheck", theme, update_check=update.app))
+        sites.update(dict.fromkeys(config.blocklist_hosts, site("blocklist", blocklist)))
+        sites.update(dict.fromkeys(config.getpersonas_hosts, site("getpersonas", fallback=redirects.app)))
         if config.services_host:
-            sites[config.services_host] = ("services", lambda path: redirects)
+            sites[config.services_host] = site("services", fallback=redirects.app)
         if config.amo_host:
-            sites[config.amo_host] = ("amo", amo_site)
+            sites[config.amo_host] = site("amo", blocklist, update_check=update.app, fallback=redirects.app)
         self.sites = sites
-        self.default = ("default", default_site)
-        self.health = health
+        self.default = site("default", theme, blocklist, update_check=update.app, fallback=redirects.app)
 
     def site_for(self, host):
         site = self.sites.get(host)
@@ -119,12 +109,19 @@ class Router:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path in DOCKERFLOW_PATHS:
-            return self.health(environ, start_response)
-        site_name, route = self.site_for(environ.get("HTTP_HOST"))
-        environ["vamo.site"] = site_name
-        app = route(path) or not_found
-        return app(environ, start_response)
+        environ["vamo.site"], update, routes, fallback = self.site_for(environ.get("HTTP_HOST"))
+        if update is not None and path.startswith(UPDATE_PREFIX):
+            return update(environ, start_response)  # the hot path: no werkzeug
+        if path[:1] != "/" or path[1:2] == "/":
+            # werkzeug strips leading slashes and adds one: a path that does not start with
+            # exactly one goes in behind a NUL segment, which no route accepts, so that
+            # only the rules claiming what a path holds can take it.
+            path = "/\x00" + path
+        try:
+            endpoint, values = routes.match(path)
+        except HTTPException:  # no rule takes it (the maps never redirect: no rule ends in /)
+            return fallback(environ, start_response)
+        return endpoint(environ, start_response, **values)
 
 
 def _without_body(result):
@@ -208,6 +205,6 @@ def create_app(config=None, setup_logging=True):
         refresh_seconds=config.refresh_seconds, reconcile_seconds=config.reconcile_seconds,
         connect_timeout=config.db_connect_timeout, read_timeout=config.db_read_timeout,
         stale_seconds=config.stale_seconds, refresh_timeout=config.db_refresh_timeout, schema=schema)
-    router = Router(config, parts["update"].app, parts["theme"].app, parts["blocklist"].app,
-                    parts["redirects"].app, HealthApp(refresher, version))
+    router = Router(config, parts["update"], parts["theme"], parts["blocklist"], parts["redirects"],
+                    HealthApp(refresher, version))
     return Service(config, router, refresher)

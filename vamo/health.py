@@ -1,15 +1,19 @@
-"""Dockerflow endpoints: /__version__, /__heartbeat__, /__lbheartbeat__.
+"""Dockerflow endpoints: /__version__, /__heartbeat__, /__lbheartbeat__, on every host.
 
 `/__lbheartbeat__` is the load balancer's check: 200, no I/O. `/__heartbeat__`
 does no I/O either: it reports what the refresher last saw (it reaches the
 database every VAMO_REFRESH_SECONDS) and how fresh each app's loaded data is,
-so a monitor polling it never blocks a worker on a dead database.
+so a monitor polling it never blocks a worker on a dead database. They answer
+every method.
 """
 
 import json
+from functools import partial
+
+from werkzeug.routing import Rule
 
 from vamo import __version__
-from vamo.core.http import Answer, not_found, send
+from vamo.core.http import Answer, send
 
 _JSON_TYPE = ("Content-Type", "application/json")
 _NO_CACHE = ("Cache-Control", "no-cache, no-store")
@@ -20,18 +24,13 @@ _STATES = {True: "ok", False: "error", None: "off"}
 class HealthApp:
     def __init__(self, refresher, version):
         self.refresher = refresher
-        self.version = Answer("200 OK", [_JSON_TYPE], json.dumps(version or {
+        version = Answer("200 OK", [_JSON_TYPE], json.dumps(version or {
             "source": "", "version": __version__, "commit": "", "build": ""}).encode())
-
-    def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if path == "/__lbheartbeat__":
-            return send(_LB_OK, environ, start_response)
-        if path == "/__heartbeat__":
-            return self.heartbeat(environ, start_response)
-        if path == "/__version__":
-            return send(self.version, environ, start_response)
-        return not_found(environ, start_response)
+        self.rules = (
+            Rule("/__lbheartbeat__", endpoint=partial(send, _LB_OK)),
+            Rule("/__heartbeat__", endpoint=self.heartbeat),
+            Rule("/__version__", endpoint=partial(send, version)),
+        )
 
     def heartbeat(self, environ, start_response):
         checks = self.refresher.checks()

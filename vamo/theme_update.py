@@ -27,6 +27,8 @@ import time
 from typing import NamedTuple
 from urllib.parse import quote, unquote_plus
 
+from werkzeug.routing import Rule
+
 from vamo.core import observe
 from vamo.core.component import Component
 from vamo.core.db import DatabaseError, unix_time
@@ -140,20 +142,7 @@ class _Row(NamedTuple):
 
 # A locale is one path segment shaped like AMO's (`de`, `en-US`, `ja-JP-mac`):
 # it is written back into `detailURL` and `updateURL`, so nothing else is taken.
-_PATH_RE = re.compile(
-    r"(?:/(?P<locale>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,2}))?"
-    r"/themes/update-check/(?P<id>[0-9]{1,10})")
-
-
-def parse_path(path):
-    """(locale or None, theme id) of a theme-check path, or None when it is not one."""
-    match = _PATH_RE.fullmatch(path)
-    if match is None:
-        return None
-    theme_id = int(match.group("id"))
-    if theme_id > MAX_ID:
-        return None
-    return match.group("locale"), theme_id
+LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,2}")
 
 
 def wants_getpersonas(query_string):
@@ -303,31 +292,36 @@ class ThemeData(Source):
 
 
 class ThemeUpdateApp:
-    def __init__(self, config, connections, cache, schema):
+    def __init__(self, config, connections, cache, schema, statsd=None):
         self.schema = schema
         self.connections = connections
         self.cache = cache
         self.renderer = Renderer(config)
         self.retry_at = 0.0  # monotonic time before which the database is not tried
+        # `[/<locale>]/themes/update-check/<id>`; any other path holding
+        # `/themes/update-check/` is the theme check's too (without an id: 404).
+        check = observe.timed(self, "services.theme_update", statsd)
+        self.rules = (Rule('/themes/update-check/<re("[0-9]{1,10}"):theme_id>', endpoint=check),
+                      Rule('/<locale>/themes/update-check/<re("[0-9]{1,10}"):theme_id>', endpoint=check),
+                      Rule('/<holding("/themes/update-check/"):path>', endpoint=check))
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ, start_response, theme_id=None, locale=None, path=None):
+        """The endpoint of the rules above (`path`: a path holding no theme id)."""
         if environ.get("REQUEST_METHOD") not in GET_HEAD:
             return send(NOT_ALLOWED, environ, start_response)
-        if self.schema.is_off(THEME):  # no personas table (D20)
+        if theme_id is None or self.schema.is_off(THEME):  # off: no personas table (D20)
             return send(NOT_FOUND, environ, start_response)
-        path = environ.get("PATH_INFO", "")
-        getpersonas = wants_getpersonas(environ.get("QUERY_STRING", ""))
-        key = (path, getpersonas)
-        answer = self.cache.get(key)
-        if answer is None:
-            answer = self.look_up(key, path, getpersonas)
-        return send(answer, environ, start_response)
+        return send(self.answer(locale, int(theme_id), environ), environ, start_response)
 
-    def look_up(self, key, path, getpersonas):
-        parsed = parse_path(path)
-        if parsed is None:
-            return NOT_FOUND  # not cached: it costs nothing, and junk must not evict themes
-        locale, theme_id = parsed
+    def answer(self, locale, theme_id, environ):
+        # Not cached: a bad locale or id costs nothing, and junk must not evict themes.
+        if locale is not None and not LOCALE.fullmatch(locale) or theme_id > MAX_ID:
+            return NOT_FOUND
+        getpersonas = wants_getpersonas(environ.get("QUERY_STRING", ""))
+        key = (locale, theme_id, getpersonas)
+        return self.cache.get(key) or self.look_up(key, locale, theme_id, getpersonas)
+
+    def look_up(self, key, locale, theme_id, getpersonas):
         if getpersonas and theme_id == 0:
             return NOT_FOUND  # 0 is every AMO-born theme's persona_id, not a getpersonas id
         if time.monotonic() < self.retry_at:
@@ -359,5 +353,5 @@ def create(context):
     size = context.config.theme_cache_size
     cache = TaggedCache(size, max_bytes=size * 2560, weigh=_weigh)
     data = ThemeData(cache)
-    app = ThemeUpdateApp(context.config, context.connections, cache, context.schema)
-    return Component(observe.timed(app, "services.theme_update", context.statsd), (data,))
+    app = ThemeUpdateApp(context.config, context.connections, cache, context.schema, context.statsd)
+    return Component((data,), app.rules)

@@ -33,6 +33,7 @@ MAX_GUID_LENGTH = 255       # AMO's addons.guid column
 MAX_APP_VERSION_LENGTH = 64  # real ones are like 128.0a1 or 2.53.18.1
 MAX_APP_OS_LENGTH = 64
 MAX_AGE = 3600
+PATH_PREFIX = "/update/"  # D1: the update check answers every path under it (vamo/app.py routes by it)
 _WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode", "currentAppVersion"))
 _HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
 _JSON_TYPE = "application/json"
@@ -243,4 +244,4 @@ def create(context):
     cache = ResponseCache(config.cache_size)
     data = UpdateData(on_change=cache.invalidate, schema=context.schema)
     app = UpdateApp(config, data, cache)
-    return Component(timed(app, "services.update", context.statsd), (data,))
+    return Component((data,), app=timed(app, "services.update", context.statsd))

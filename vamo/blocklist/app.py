@@ -1,11 +1,12 @@
 """The blocklist app (D16): the XML for API 1 to 3, the `/blocked/` pages and the JSON export.
 
-Routes (vamo/app.py sends every path starting `/blocklist/` or holding `/blocked/`):
+Routes (`rules`, which vamo/app.py puts in the tables of the hosts that serve the blocklist):
 
 - `/blocklist/<apiver>/<app>/<appver>/...`: the XML; what follows appver (the
   clients' metrics segments) is ignored. apiver other than 1, 2 or 3: 404.
 - `/<locale>/<app>/blocked/` and `/<locale>/<app>/blocked/<i|p><id>`: pages.
 - `/blocked/blocklists.json`: the JSON export.
+- Every other path starting `/blocklist/` or holding `/blocked/`: 404.
 
 Every answer is computed once per data generation (see vamo/blocklist/data.py) and
 kept as two answers (plain and gzip), under a key that only takes the
@@ -18,6 +19,8 @@ can grow the memo by sending new values.
 import gzip
 import re
 
+from werkzeug.routing import Rule
+
 from vamo.blocklist import json as json_export, pages, xml
 from vamo.blocklist.data import BlocklistData
 from vamo.compat import APPS_BY_SHORT, version_int
@@ -29,9 +32,6 @@ from vamo.core.http import (GET_HEAD, NOT_ALLOWED, Answer, ExpiryClock, http_dat
 MAX_AGE = 3600
 EXPIRY = ExpiryClock(MAX_AGE)
 NOT_LOADED = unavailable(5)
-XML_PATH = re.compile(r"/blocklist/([^/]*)/([^/]+)/([^/]+)/")
-PAGE_PATH = re.compile(r"/([^/]+)/([^/]+)/blocked/(?:([ip])([1-9][0-9]{0,9}))?\Z")
-JSON_PATH = "/blocked/blocklists.json"
 LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}\Z")
 API_VERSIONS = {"1": 1, "2": 2, "3": 3}
 XML_TYPE = "text/xml"
@@ -87,44 +87,45 @@ class BlocklistApp:
     def __init__(self, data, schema):
         self.data = data
         self.schema = schema
+        self.rules = (
+            Rule('/blocklist/<any("1", "2", "3"):api_version>/<app>/<appver>/<rest:metrics>',
+                 endpoint=self.xml),
+            Rule('/<locale>/<app>/blocked/<re("|[ip][1-9][0-9]{0,9}"):block>', endpoint=self.page),
+            Rule("/blocked/blocklists.json", endpoint=self.json),
+            Rule("/blocklist/<rest:path>", endpoint=not_found),
+            Rule('/<holding("/blocked/"):path>', endpoint=not_found),
+        )
 
-    def __call__(self, environ, start_response):
-        route = self.route(environ.get("PATH_INFO", ""))
-        if route is None or self.schema.is_off(BLOCKLIST):  # off: no bl* tables (D20)
+    def xml(self, environ, start_response, api_version, app, appver, metrics):
+        return self.answer(environ, start_response, self.on_blocklist, API_VERSIONS[api_version],
+                           _segment(app), _segment(appver))
+
+    def page(self, environ, start_response, locale, app, block):
+        """The list (`block` empty) or the page of block `i<id>` or `p<id>`."""
+        app = APPS_BY_SHORT.get(app)
+        if app is None or not LOCALE.match(locale):
+            return not_found(environ, start_response)
+        if block:
+            return self.answer(environ, start_response, self.on_detail, app, block[0], int(block[1:]))
+        return self.answer(environ, start_response, self.on_list, app)
+
+    def json(self, environ, start_response):
+        return self.answer(environ, start_response, self.on_json)
+
+    def answer(self, environ, start_response, handler, *arguments):
+        if self.schema.is_off(BLOCKLIST):  # no bl* tables (D20)
             return not_found(environ, start_response)
         if environ.get("REQUEST_METHOD", "GET") not in GET_HEAD:
             return send(NOT_ALLOWED, environ, start_response)
         generation = self.data.generation
         if generation is None:  # not loaded yet
             return send(NOT_LOADED, environ, start_response)
-        handler, arguments = route
         both = handler(generation, *arguments)
         if both is None:
             return not_found(environ, start_response)
         plain, gzipped = both
         return send(gzipped if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING")) else plain,
                     environ, start_response)
-
-    def route(self, path):
-        """(handler, arguments) for a path this app serves, or None."""
-        if path.startswith("/blocklist/"):
-            match = XML_PATH.match(path)
-            if match is None or match.group(1) not in API_VERSIONS:
-                return None
-            return self.on_blocklist, (API_VERSIONS[match.group(1)], _segment(match.group(2)),
-                                       _segment(match.group(3)))
-        if path == JSON_PATH:
-            return self.on_json, ()
-        match = PAGE_PATH.match(path)
-        if match is None:
-            return None
-        locale, short, kind, number = match.groups()
-        app = APPS_BY_SHORT.get(short)
-        if app is None or not LOCALE.match(locale):
-            return None
-        if kind:
-            return self.on_detail, (app, kind, int(number))
-        return self.on_list, (app,)
 
     # -- handlers: each returns the (plain, gzip) answers (memoized per generation) or None
     def on_blocklist(self, generation, api_version, app, appver):
@@ -154,4 +155,4 @@ class BlocklistApp:
 
 def create(context):
     data = BlocklistData()
-    return Component(BlocklistApp(data, context.schema), (data,))
+    return Component((data,), BlocklistApp(data, context.schema).rules)

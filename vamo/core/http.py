@@ -1,6 +1,6 @@
 """What every app shares to answer: one prebuilt-answer type (`Answer`), one
 way to send it (`send`), the answers that are the same everywhere (404, 405, 503),
-dates and ETags.
+dates and ETags; and the converters of the werkzeug rules the apps route by.
 
 `Answer` and `send` are plain WSGI, no framework objects: they run on the
 update check's hot path. A HEAD answer's body is dropped once for every app,
@@ -8,8 +8,11 @@ by the service (vamo/app.py), so nothing here looks at the method.
 """
 
 import hashlib
+import re
 import time
 from email.utils import formatdate
+
+from werkzeug.routing import BaseConverter
 
 EMPTY = b""
 NOT_MODIFIED = "304 Not Modified"
@@ -123,6 +126,39 @@ def unavailable(retry_after, *headers):
     return Answer("503 Service Unavailable", (("Retry-After", str(retry_after)), *headers))
 
 
-def not_found(environ, start_response):
-    """The WSGI app of the 404."""
+def not_found(environ, start_response, **_):
+    """The WSGI app (or werkzeug endpoint) of the 404."""
     return send(NOT_FOUND, environ, start_response)
+
+
+# -- the converters of the apps' werkzeug rules (vamo/app.py's maps know them by these names)
+
+class Pattern(BaseConverter):
+    """`<re("[0-9]{1,10}"):name>`: one path segment that a regular expression matches
+    whole (werkzeug wraps it in a group, so `|` needs no parentheses)."""
+
+    def __init__(self, map, regex):
+        super().__init__(map)
+        self.regex = regex
+
+
+class Rest(BaseConverter):
+    """`<rest:name>`: the rest of the path, slashes included, maybe empty; tried after
+    the rules that take a segment there."""
+
+    regex = r"[\s\S]*"
+    part_isolating = False
+    weight = 1000
+
+
+class Holding(Rest):
+    """`<holding("/blocked/"):path>`, a whole rule: any path holding the text. An app
+    claims what its exact rules leave over with it (they are tried first)."""
+
+    def __init__(self, map, text):
+        super().__init__(map)
+        # The matcher sees the path without its leading slash: "/x/" may also start it as "x/".
+        self.regex = rf"(?:[\s\S]*/)?{re.escape(text.lstrip('/'))}[\s\S]*"
+
+
+CONVERTERS = {"re": Pattern, "rest": Rest, "holding": Holding}

@@ -234,16 +234,17 @@ def make_statsd(config):
 
 
 def timed(app, name, statsd):
-    """Wrap a WSGI app in a statsd timer named `name`; the app itself without statsd."""
+    """Wrap a WSGI app (or a rule's endpoint) in a statsd timer named `name`; the app
+    itself without statsd."""
     if statsd is None:
         return app
     clock = time.perf_counter
     timing = statsd.timing
 
-    def timed_app(environ, start_response):
+    def timed_app(environ, start_response, **values):
         start = clock()
         try:
-            return app(environ, start_response)
+            return app(environ, start_response, **values)
         finally:
             timing(name, (clock() - start) * 1000.0)
 

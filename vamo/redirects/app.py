@@ -9,6 +9,10 @@ values, and a path that could turn a redirect into an open one (`//host`,
 backslashes, a scheme, dot segments, control characters) gets a 400 before
 any rule is tried. Only the rules with a lookup query the database: one
 indexed query each, bound parameters; an unreachable database is a 503.
+
+The router (vamo/app.py) sends here what no werkzeug rule of the site takes.
+The table keeps its own matcher: its first matching rule wins (docs/redirects.md),
+where werkzeug's prefers the most specific one and gives up on a refused value.
 """
 
 import re
@@ -178,5 +182,5 @@ def create(context):
     config = context.config
     rules = load_rules(config.redirect_rules, LOOKUPS)
     bases = {name: getattr(config, setting) for name, setting in BASES.items()}
-    return Component(RedirectApp(rules, bases, context.connections, config.redirect_max_age,
-                                 context.schema))
+    return Component(app=RedirectApp(rules, bases, context.connections, config.redirect_max_age,
+                                     context.schema))
