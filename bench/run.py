@@ -3,6 +3,7 @@
     python -m bench.run [--scale 1000|10000|100000] [--warmup S] [--duration S] ...
     python -m bench.run --scale-report          (bench/scale.py)
     python -m bench.run --soak MINUTES          (bench/soak.py)
+    python -m bench.run --compare REV           (vamo at another commit, served in turns)
 
 One run: a throwaway MariaDB filled by the data generator, a request mix
 derived from the same rows, then for each target (bench/targets.py) a server
@@ -15,6 +16,7 @@ import argparse
 import datetime
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -25,7 +27,7 @@ from bench.measure import measure
 from bench.mix import HOST, build_mix, write_paths
 from bench.progress import log
 from bench.servers import pin_process
-from bench.targets import SERVER_CPUS, all_targets
+from bench.targets import SERVER_CPUS, all_targets, at_commit
 from bench.wrk import find_wrk, wrk_version
 
 SCALES = (1000, 10000, 100000, 530000)
@@ -67,6 +69,10 @@ def build_parser():
                         help="rounds over all targets; the table shows medians (default 1)")
     parser.add_argument("--targets", default=",".join(TARGET_NAMES),
                         help=f"comma-separated subset of {','.join(TARGET_NAMES)}")
+    parser.add_argument("--compare", metavar="REV",
+                        help="also serve vamo (cache on and off) as it was at commit REV, each right "
+                             "after today's, from a throwaway git worktree: a regression measured "
+                             "side by side, not against another day's figures")
     parser.add_argument("--scale-report", action="store_true",
                         help="run the scale report instead (bench/scale.py; see --scales)")
     parser.add_argument("--scales", default=",".join(map(str, SCALES)),
@@ -90,6 +96,30 @@ def parse_targets(text):
     if unknown or not names:
         raise SystemExit(f"--targets: unknown {sorted(unknown)}; known: {', '.join(TARGET_NAMES)}")
     return names
+
+
+def _with_commit(targets, revision, work_dir):
+    """`targets`, each vamo one followed by its twin served from a worktree of `revision`."""
+    checkout = os.path.join(work_dir, "compare")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run(["git", "-C", repo, "worktree", "add", "--quiet", "--detach", checkout, revision],
+                   check=True)
+    commit = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    log(f"--compare: vamo at {commit} is served from {checkout}")
+    paired = []
+    for target in targets:
+        paired.append(target)
+        if target.name in ("vamo", "vamo-uncached"):
+            paired.append(at_commit(target, commit, checkout))
+    return paired
+
+
+def _remove_worktree(work_dir):
+    checkout = os.path.join(work_dir, "compare")
+    if os.path.isdir(checkout):
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        subprocess.run(["git", "-C", repo, "worktree", "remove", "--force", checkout], check=False)
 
 
 def run(args):
@@ -116,6 +146,8 @@ def run(args):
             log("warning: the mix should be all 200s; a non-200 here is the mix's fault, "
                 "and wrk will count it as an error")
         targets = [t for t in all_targets(answers["mean_body_bytes"], args.generation) if t.name in names]
+        if args.compare:
+            targets = _with_commit(targets, args.compare, work_dir)
         runs = []
         for round_number in range(1, args.repeat + 1):
             for target in targets:
@@ -134,6 +166,7 @@ def run(args):
         raise
     finally:
         mariadb.cleanup()
+        _remove_worktree(work_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
 
     rows = report.combine(runs)
@@ -143,7 +176,7 @@ def run(args):
         **report.document_head("throughput", started, wrk_version(), db_version),
         "scale": {"addons": args.scale, "seed": args.seed, "generation": args.generation, "shape": args.shape,
                   **fill_timings},
-        "settings": {"warmup_seconds": args.warmup, "duration_seconds": args.duration,
+        "settings": {"compare": args.compare, "warmup_seconds": args.warmup, "duration_seconds": args.duration,
                      "connections": args.connections, "wrk_threads": 1, "repeat": args.repeat,
                      "server_cpus": SERVER_CPUS, "wrk_cpus": "1", "mariadbd_cpus": SERVER_CPUS,
                      "server": "meinheld 1.0.2 (MEINHELD_NOGREEN), keep-alive, access log off; "

@@ -57,6 +57,12 @@ def all_targets(ceiling_bytes, generation="classic"):
     ]
 
 
+def at_commit(target, commit, checkout):
+    """`target` served from `checkout` (vamo at `commit`), with this venv's packages."""
+    return target._replace(name=f"{target.name}@{commit}", label=f"{target.label} (at {commit})",
+                           env={**target.env, "PYTHONPATH": checkout})
+
+
 def base_env(database_url, port):
     """A clean environment: vamo's defaults, except the database and the address.
     (Nothing is inherited from the caller's VAMO_* settings.)"""
