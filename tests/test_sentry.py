@@ -30,7 +30,7 @@ def test_a_failing_request_reaches_sentry_without_personal_data(fake_sentry, sql
     def broken(environ, start_response):
         raise RuntimeError("kaboom in the update check")
 
-    service.router.health = broken  # a failure inside a request, behind the real error boundary
+    service.router = broken  # a failure inside a request, behind the real error boundary
     # Built at run time: Sentry sends the source lines around the failing
     # frame, and literals there would match the checks below.
     private = {"ip": ".".join(["203", "0", "113", "9"]), "xff": ".".join(["198", "51", "100", "7"]),
