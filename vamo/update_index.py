@@ -82,6 +82,7 @@ def _packed(columns):
     return ("CAST(CONCAT_WS(',', %s) AS CHAR)" % ", ".join(columns),
             " || ',' || ".join(f"({column})" for column in columns))
 
+
 _OVERRIDE_HASH = ("CRC32(CONCAT_WS('|', cr.id, cr.type, cr.min_version, cr.max_version, cr.app_id, "
                   "cr.min_app_version, cr.max_app_version))")
 _OVERRIDES_FROM = """
