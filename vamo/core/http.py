@@ -86,14 +86,20 @@ class Answer:
     def cacheable(cls, body, content_type, expiry, last_modified=None, headers=(), etag=None, also=None):
         """The 200 of `body`: Content-Type, the expiry's Cache-Control, Last-Modified (an
         HTTP date, if there is one), `headers`, and a strong ETag (default: the body's).
-        `also` is the ETag of the same data's other representation: it gets a 304 too."""
-        content_type = _TYPE_HEADERS.setdefault(content_type, ("Content-Type", content_type))
-        etag = etag or make_etag(body)
-        caching = (expiry.cache_control, ("Last-Modified", last_modified)) if last_modified else \
-            (expiry.cache_control,)
-        answer = cls("200 OK", (content_type, *caching, *headers, ("ETag", etag)), body)
-        answer.not_modified_headers = answer.headers[1:-1]  # a 304 has no body: no type, no length
-        answer.etag, answer.also, answer.expiry = etag, also, expiry
+        `also` is the ETag of the same data's other representation: it gets a 304 too.
+        (Built field by field: the update check builds one per uncached answer.)"""
+        answer = cls.__new__(cls)
+        answer.etag = etag = etag or make_etag(body)
+        # A 304 has the headers of the 200 but for the body's type and length.
+        if last_modified:
+            validators = (expiry.cache_control, ("Last-Modified", last_modified), *headers, ("ETag", etag))
+        else:
+            validators = (expiry.cache_control, *headers, ("ETag", etag))
+        type_header = _TYPE_HEADERS.get(content_type) or _TYPE_HEADERS.setdefault(
+            content_type, ("Content-Type", content_type))
+        answer.headers = (type_header, *validators, ("Content-Length", str(len(body))))
+        answer.not_modified_headers = validators
+        answer.status, answer.body, answer.also, answer.expiry = "200 OK", body, also, expiry
         return answer
 
 
