@@ -87,18 +87,22 @@ class Answer:
         """The 200 of `body`: Content-Type, the expiry's Cache-Control, Last-Modified (an
         HTTP date, if there is one), `headers`, and a strong ETag (default: the body's).
         `also` is the ETag of the same data's other representation: it gets a 304 too.
-        (Built field by field: the update check builds one per uncached answer.)"""
+        (Built field by field: the update check builds one per uncached answer, and
+        every object allocated in passing brings the next collection closer.)"""
         answer = cls.__new__(cls)
         answer.etag = etag = etag or make_etag(body)
-        # A 304 has the headers of the 200 but for the body's type and length.
-        if last_modified:
-            validators = (expiry.cache_control, ("Last-Modified", last_modified), *headers, ("ETag", etag))
-        else:
-            validators = (expiry.cache_control, *headers, ("ETag", etag))
         type_header = _TYPE_HEADERS.get(content_type) or _TYPE_HEADERS.setdefault(
             content_type, ("Content-Type", content_type))
-        answer.headers = (type_header, *validators, ("Content-Length", str(len(body))))
-        answer.not_modified_headers = validators
+        etag_header, length = ("ETag", etag), ("Content-Length", str(len(body)))
+        # A 304 has the headers of the 200 but for the body's type and length.
+        if last_modified and not headers:  # the update check's: no list built in passing
+            modified = ("Last-Modified", last_modified)
+            answer.not_modified_headers = (expiry.cache_control, modified, etag_header)
+            answer.headers = (type_header, expiry.cache_control, modified, etag_header, length)
+        else:
+            modified = (("Last-Modified", last_modified),) if last_modified else ()
+            answer.not_modified_headers = (expiry.cache_control, *modified, *headers, etag_header)
+            answer.headers = (type_header, *answer.not_modified_headers, length)
         answer.status, answer.body, answer.also, answer.expiry = "200 OK", body, also, expiry
         return answer
 
