@@ -25,7 +25,8 @@ def app(mysql_url):
 def test_503_until_the_tables_are_loaded(app):
     response = app.get(f"/blocklist/3/{FIREFOX}/120.0/")
     assert response.status_code == 503
-    assert response.headers["Retry-After"] and response.data == b""
+    assert response.headers["Retry-After"] == "5" and response.data == b""
+    assert response.headers["Cache-Control"] == "no-store"  # the CDN must not keep it
     assert app.pass_().get(f"/blocklist/3/{FIREFOX}/120.0/").status_code == 200
 
 

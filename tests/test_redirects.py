@@ -340,7 +340,7 @@ def test_unreachable_database_is_503_and_paths_without_lookup_still_redirect(tmp
         for host, path in ((AMO, "/persona/813"), (AMO, "/versions/updateInfo/200/en-US/"),
                            (GETPERSONAS, "/persona/813")):
             response = server.get(path, host=host)
-            assert (response.status, response.header("retry-after"), response.body) == (503, "30", b"")
+            assert (response.status, response.header("retry-after"), response.body) == (503, "5", b"")
         assert_redirect(server.get("/services/pfs.php?a=1", host=AMO), 302, f"{PFS}?a=1")
         assert_redirect(server.get("/x", host=SERVICES), 301, f"{SITE}/x")
         assert_redirect(server.get("/update_check/5", host=GETPERSONAS), 301,

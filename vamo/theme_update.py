@@ -33,14 +33,14 @@ from vamo.core import observe
 from vamo.core.component import Component
 from vamo.core.db import DatabaseError, unix_time
 from vamo.core.generations import THEME
-from vamo.core.http import GET_HEAD, NOT_ALLOWED, NOT_FOUND, Answer, ExpiryClock, http_date, send, unavailable
+from vamo.core.http import (GET_HEAD, NOT_ALLOWED, NOT_FOUND, RETRY_SECONDS, UNAVAILABLE, Answer, ExpiryClock,
+                            http_date, send)
 from vamo.core.refresh import COMMIT_LAG, Source
 from vamo.core.caches import TaggedCache
 
 MAX_AGE = 86400
 DEFAULT_LOCALE = "en-US"
 MAX_ID = 2 ** 32 - 1  # ids are int unsigned
-DB_RETRY_SECONDS = 5
 
 # -- SQL ------------------------------------------------------------------------------
 
@@ -159,7 +159,6 @@ def wants_getpersonas(query_string):
 
 # -- answers ----------------------------------------------------------------------------
 
-UNAVAILABLE = unavailable(DB_RETRY_SECONDS)
 EXPIRY = ExpiryClock(MAX_AGE)
 
 
@@ -332,7 +331,7 @@ class ThemeUpdateApp:
         try:
             rows = self.connections.query(sql, (theme_id, locale_asked, locale_asked, theme_id))
         except DatabaseError:
-            self.retry_at = time.monotonic() + DB_RETRY_SECONDS
+            self.retry_at = time.monotonic() + RETRY_SECONDS
             return UNAVAILABLE
         answer, tags = self.renderer.render(rows, locale_asked, theme_id, getpersonas)
         self.cache.put(key, answer, tags, generation)

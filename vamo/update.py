@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from vamo import compat
 from vamo.core.caches import ResponseCache
 from vamo.core.component import Component
-from vamo.core.http import NOT_ALLOWED, Answer, ExpiryClock, http_date, send, unavailable
+from vamo.core.http import NOT_ALLOWED, UNAVAILABLE, Answer, ExpiryClock, http_date, send
 from vamo.core.observe import timed
 from vamo.update_index import UpdateData
 from vamo.update_render import EMPTY_JSON, EMPTY_RDF, Renderer
@@ -38,7 +38,6 @@ _WANTED = frozenset(("id", "appID", "appVersion", "appOS", "compatMode", "curren
 _HIGH_ESCAPE = re.compile("%[89a-fA-F][0-9a-fA-F]")
 _JSON_TYPE = "application/json"
 _RDF_TYPE = "text/xml"
-_NOT_LOADED = unavailable(5, ("Cache-Control", "no-store"))
 
 
 class BadQuery(ValueError):
@@ -143,7 +142,7 @@ class UpdateApp:
             return send(NOT_ALLOWED, environ, start_response)
         data = self.data
         if not data.loaded:
-            return send(_NOT_LOADED, environ, start_response)
+            return send(UNAVAILABLE, environ, start_response)
         cache = self.cache
         if cache.changed:
             cache.drop_changed()

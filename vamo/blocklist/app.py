@@ -27,11 +27,10 @@ from vamo.compat import APPS_BY_SHORT, version_int
 from vamo.core.component import Component
 from vamo.core.generations import BLOCKLIST
 from vamo.core.http import (GET_HEAD, NOT_ALLOWED, Answer, ExpiryClock, http_date, make_etag,
-                            not_found, send, unavailable)
+                            not_found, send, UNAVAILABLE)
 
 MAX_AGE = 3600
 EXPIRY = ExpiryClock(MAX_AGE)
-NOT_LOADED = unavailable(5)
 LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}\Z")
 API_VERSIONS = {"1": 1, "2": 2, "3": 3}
 XML_TYPE = "text/xml"
@@ -119,7 +118,7 @@ class BlocklistApp:
             return send(NOT_ALLOWED, environ, start_response)
         generation = self.data.generation
         if generation is None:  # not loaded yet
-            return send(NOT_LOADED, environ, start_response)
+            return send(UNAVAILABLE, environ, start_response)
         both = handler(generation, *arguments)
         if both is None:
             return not_found(environ, start_response)

@@ -131,9 +131,12 @@ NOT_ALLOWED = Answer("405 Method Not Allowed", [("Allow", "GET, HEAD")])
 GET_HEAD = ("GET", "HEAD")  # what the apps that are not redirects or health answer; 405 otherwise
 
 
-def unavailable(retry_after, *headers):
-    """The 503 of an app that cannot answer yet (data not loaded, database unreachable)."""
-    return Answer("503 Service Unavailable", (("Retry-After", str(retry_after)), *headers))
+# The one 503, for every app that cannot answer yet (data not loaded, database
+# unreachable): the client may ask again in a few seconds, and no cache (the
+# CDN's included) may keep it.
+RETRY_SECONDS = 5
+UNAVAILABLE = Answer("503 Service Unavailable",
+                     (("Retry-After", str(RETRY_SECONDS)), ("Cache-Control", "no-store")))
 
 
 def not_found(environ, start_response, **_):

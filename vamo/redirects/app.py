@@ -21,7 +21,7 @@ from urllib.parse import quote
 from vamo.core.component import Component
 from vamo.core.db import DatabaseError
 from vamo.core.generations import THEME
-from vamo.core.http import NOT_FOUND, Answer, send, unavailable
+from vamo.core.http import NOT_FOUND, UNAVAILABLE, Answer, send
 from vamo.redirects.rules import (BASES, METHOD_PRESERVING, NO_LOOKUP, PERMANENT, SITES, Lookup,
                                   load_rules)
 
@@ -78,7 +78,6 @@ STATUS_LINES = {
     307: "307 Temporary Redirect", 308: "308 Permanent Redirect",
 }
 BAD_PATH = Answer("400 Bad Request")
-UNAVAILABLE = unavailable(30)  # when to try again: the connection is reopened on the next request
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A query string is kept as sent, but for spaces and bytes beyond ASCII,
