@@ -74,7 +74,7 @@ def probe(database_url, mariadb_pid=None):
         gc.collect()
         after = rss_kib()
         result = {
-            "addons_indexed": len(data.index.positions),
+            "addons_indexed": len(data.index),
             "index_buffer_mib": round(len(data.index.buffer) / 2**20, 1),
             "load_seconds": round(load_seconds, 3),
             "rss_before_load_mib": round(before / 1024, 1),

@@ -69,6 +69,18 @@ def memory_kib(pids):
     return {"rss": rss, "pss": pss, "rss_max": rss_max, "processes": counted}
 
 
+def process_memory_kib(pid):
+    """{"pid", "rss", "pss", "uss"} of one process in KiB (USS: its private pages,
+    what it would free on exit), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            fields = {line.split(":")[0]: int(line.split()[1]) for line in f if line.endswith("kB\n")}
+    except (OSError, ValueError, IndexError):
+        return None
+    return {"pid": pid, "rss": fields.get("Rss", 0), "pss": fields.get("Pss", 0),
+            "uss": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)}
+
+
 def machine_ticks():
     """{"cpu": (busy, total), "cpu0": ..., ...} jiffies since boot, from /proc/stat."""
     ticks = {}

@@ -85,15 +85,36 @@ def soak_slices(server, url, paths_file, slices, args):
         figures = run_wrk(url, paths_file, HOST, args.duration, args.connections, WRK_CPUS,
                           seed=args.seed + number)
         after = (procstat.cpu_seconds(tree), 0.0, procstat.machine_ticks(), time.monotonic())
-        memory = procstat.memory_kib(procstat.process_tree(server.pid))
+        tree = procstat.process_tree(server.pid)
+        memory = procstat.memory_kib(tree)
         result = summarise(target, figures, before, after, memory, server.ready_seconds)
+        result.update(per_process_memory(server.pid, tree))
         result["slice"] = number
         result["elapsed_seconds"] = round(number * args.duration, 1)
         results.append(result)
         log(f"  slice {number}/{slices}: {result['req_per_s']:,.0f} req/s, p99 {result['p99_ms']:.2f} ms, "
-            f"RSS {result['rss_mib']} MiB, PSS {result['pss_mib']} MiB, "
+            f"RSS {result['rss_mib']} MiB, PSS {result['pss_mib']} MiB "
+            f"({result['pss_per_one_worker']} x one worker's), "
             f"errors {result['bad_status'] + result['socket_errors']}")
     return results
+
+
+def per_process_memory(arbiter_pid, tree):
+    """Each process's RSS, PSS and USS (MiB), and what one worker would hold alone.
+
+    With workers forked from one arbiter, one worker's USS is what a second
+    one adds: the arbiter plus a single worker, soaked the same way, would
+    have the PSS sum less the USS of every worker but one (the largest stays).
+    """
+    processes = [one for one in map(procstat.process_memory_kib, tree) if one is not None]
+    workers = sorted((one["uss"] for one in processes if one["pid"] != arbiter_pid), reverse=True)
+    total = sum(one["pss"] for one in processes)
+    one_worker = total - sum(workers[1:])
+    return {"processes_mib": [{"pid": one["pid"], "arbiter": one["pid"] == arbiter_pid,
+                               **{name: round(one[name] / 1024, 1) for name in ("rss", "pss", "uss")}}
+                              for one in processes],
+            "one_worker_pss_mib": round(one_worker / 1024, 1),
+            "pss_per_one_worker": round(total / one_worker, 3) if one_worker else None}
 
 
 def memory_summary(slices):
@@ -102,6 +123,8 @@ def memory_summary(slices):
     second_half = rss[len(rss) // 2:]
     return {"pss_first_mib": slices[0]["pss_mib"], "pss_last_mib": slices[-1]["pss_mib"],
             "pss_max_mib": max(s["pss_mib"] for s in slices),
+            "one_worker_pss_last_mib": slices[-1]["one_worker_pss_mib"],
+            "pss_per_one_worker_last": slices[-1]["pss_per_one_worker"],
             "largest_process_rss_last_mib": slices[-1]["rss_max_mib"],
             "rss_first_mib": rss[0], "rss_last_mib": rss[-1], "rss_max_mib": max(rss),
             "rss_growth_mib": round(rss[-1] - rss[0], 1),
@@ -110,12 +133,13 @@ def memory_summary(slices):
 
 
 def markdown(slices, summary):
-    lines = ["| slice | minutes | req/s | p50 ms | p99 ms | RSS MiB | PSS MiB | non-2xx/304 | socket errors "
-             "| other jobs' CPU |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| slice | minutes | req/s | p50 ms | p99 ms | RSS MiB | PSS MiB | PSS / one worker's "
+             "| non-2xx/304 | socket errors | other jobs' CPU |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in slices:
         lines.append(f"| {s['slice']} | {s['elapsed_seconds'] / 60:.1f} | {s['req_per_s']:,.0f} | {s['p50_ms']:.2f} "
-                     f"| {s['p99_ms']:.2f} | {s['rss_mib']} | {s['pss_mib']} | {s['bad_status']} "
+                     f"| {s['p99_ms']:.2f} | {s['rss_mib']} | {s['pss_mib']} | {s['pss_per_one_worker']} "
+                     f"| {s['bad_status']} "
                      f"| {s['socket_errors']} "
                      f"| {s['foreign_cpu_share']:.0%} |")
     lines += ["", "| figure | value |", "|---|---:|"]

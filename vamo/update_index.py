@@ -22,6 +22,7 @@ reference at a time, then tell the response cache which add-ons changed.
 """
 
 import array
+import bisect
 import collections
 import datetime
 import logging
@@ -401,36 +402,69 @@ def _new_tuple(cls, values):
 class Index:
     """Lower-cased GUID -> AddonEntry, the way requests and the refresher use a dict.
 
-    A full load encodes every entry into one buffer (`encode`), found through
-    a dict of packed positions: about a quarter of the memory of the entries
-    as objects, and, after a fork, pages that reading does not write (a Python
-    object's page is copied by the first reference count a worker takes on
-    it). An entry is decoded when a request needs it (a few microseconds for
-    a theme; the last 8,192 stay decoded). What the refresher changes
-    afterwards lives in `overlay`, encoded the same way (None: removed), until
-    the next full load.
+    A full load encodes every entry into one buffer (`encode`) and finds them
+    through flat arrays: the keys' `hash()` values, sorted, beside each
+    entry's packed position (start << 24 | length). No Python object per
+    add-on survives the load, so after a fork a lookup writes nothing the
+    workers share (reading a shared Python object takes a reference, which
+    writes to its page and makes the worker copy it: about 95 MiB per worker
+    after a 30-minute soak at 530,000 add-ons with dicts of keys and ints).
+    A hit is checked against the GUID inside the entry, so equal hashes only
+    cost a second decode. An entry is decoded when a request needs it (a few
+    microseconds for a theme; the last 8,192 stay decoded). What the
+    refresher changes afterwards lives in `overlay`, encoded the same way
+    (None: removed), until the next full load.
     """
 
-    def __init__(self, positions=None, buffer=b""):
-        self.positions = positions if positions is not None else {}
+    def __init__(self, hashes=None, positions=None, buffer=b""):
+        self.hashes = hashes if hashes is not None else array.array("q")
+        self.positions = positions if positions is not None else array.array("q")
         self.buffer = buffer
         self.overlay = {}
         self.decoded = {}
-        self._removed = 0  # keys of `positions` the overlay removes
+        self._removed = 0  # keys of the base the overlay removes
+        self._added = 0    # keys of the overlay the base lacks
+
+    def _base_slots(self, key):
+        """Slots of the base whose hash is the key's (almost always zero or one)."""
+        hashes = self.hashes
+        code = hash(key)
+        slot = bisect.bisect_left(hashes, code)
+        while slot < len(hashes) and hashes[slot] == code:
+            yield slot
+            slot += 1
+
+    def _at(self, packed):
+        start = packed >> _LENGTH_BITS
+        return decode(self.buffer[start:start + (packed & _LENGTH_MASK)])
+
+    def _base_find(self, key):
+        """(packed position, entry) of `key` in the base, or (None, None)."""
+        for slot in self._base_slots(key):
+            packed = self.positions[slot]
+            entry = self._at(packed)
+            if entry.guid.lower() == key:
+                return packed, entry
+        return None, None
+
+    def in_base(self, key):
+        return self._base_find(key)[0] is not None
 
     def get(self, key, default=None):
         source = self.overlay.get(key, _ABSENT)
-        if source is _ABSENT:
-            source = self.positions.get(key)
-        if source is None:
-            return default
-        # Kept with what it was decoded from: the refresher may replace that meanwhile.
         cached = self.decoded.get(key)
-        if cached is not None and cached[0] is source:
+        if source is _ABSENT:
+            # The base never changes: an entry decoded from it (an int source) stays right.
+            if cached is not None and cached[0].__class__ is int:
+                return cached[1]
+            source, entry = self._base_find(key)
+            if source is None:
+                return default
+        elif source is None:
+            return default
+        elif cached is not None and cached[0] is source:
+            # Kept with what it was decoded from: the refresher may replace that meanwhile.
             return cached[1]
-        if source.__class__ is int:
-            start = source >> _LENGTH_BITS
-            entry = decode(self.buffer[start:start + (source & _LENGTH_MASK)])
         else:
             entry = decode(source)
         decoded = self.decoded
@@ -457,6 +491,8 @@ class Index:
         old = self.overlay.get(key, _ABSENT)
         if old is None:
             self._removed -= 1
+        elif old is _ABSENT and not self.in_base(key):
+            self._added += 1
         # Encoded too: a soak's 36,000 changed add-ons as objects were about 70
         # MiB in each worker, encoded about a sixth of that.
         self.overlay[key] = encode(entry)
@@ -465,26 +501,33 @@ class Index:
         entry = self.get(key)
         if entry is None:
             return default
-        if key in self.positions:
-            if self.overlay.get(key, _ABSENT) is not None:
-                self._removed += 1
+        if self.in_base(key):
+            self._removed += 1
             self.overlay[key] = None
         else:
+            self._added -= 1
             del self.overlay[key]
         return entry
 
     def __len__(self):
-        return (len(self.positions) - self._removed
-                + sum(1 for key, entry in self.overlay.items() if entry is not None and key not in self.positions))
+        return len(self.hashes) - self._removed + self._added
 
     def __iter__(self):
+        """Every key (decodes the whole base: for a full reload's invalidation and for tests)."""
         overlay = self.overlay
-        for key in self.positions:
+        base = set()
+        for packed in self.positions:
+            key = self._at(packed).guid.lower()
+            base.add(key)
             if overlay.get(key, _ABSENT) is not None:
                 yield key
         for key, entry in list(overlay.items()):
-            if entry is not None and key not in self.positions:
+            if entry is not None and key not in base:
                 yield key
+
+    def key_at(self, packed):
+        """The key of the base entry at `packed`."""
+        return self._at(packed).guid.lower()
 
     def keys(self):
         return set(self)
@@ -496,23 +539,49 @@ class Index:
         return (self[key] for key in self)
 
 
-def _lookups(text, ends, packed, ids):
-    """({key: packed position}, {add-on id: key}) from the keys laid end to end in `text`.
+class AddonKeys:
+    """Add-on id -> its key in the index, as a dict would: the full load's as
+    sorted arrays (no Python object per add-on, see Index), the refresher's
+    changes in `changed` (None: no longer indexed)."""
 
-    Made in one go once a load's garbage is freed, so the strings and ints
-    fill the allocator's free slots and then lie together: forked workers
-    then put their own new objects in pages of their own instead of in the
-    gaps between the shared keys (which copied about 130 MiB of them into
-    each worker at 530,000 add-ons), and the ints a lookup's reference count
-    writes to lie apart from the strings, which no lookup writes.
-    """
-    strings, start = [], 0
-    for end in ends:
-        strings.append(text[start:end])
-        start = end
-    values = list(packed)
-    addon_ids = list(ids)
-    return dict(zip(strings, values)), dict(zip(addon_ids, strings))
+    def __init__(self, index, ids=None, positions=None):
+        self.index = index
+        self.ids = ids if ids is not None else array.array("q")  # sorted add-on ids
+        self.positions = positions if positions is not None else array.array("q")  # their packed positions
+        self.changed = {}
+
+    def get(self, addon_id, default=None):
+        key = self.changed.get(addon_id, _ABSENT)
+        if key is _ABSENT:
+            ids = self.ids
+            slot = bisect.bisect_left(ids, addon_id)
+            if slot == len(ids) or ids[slot] != addon_id:
+                return default
+            return self.index.key_at(self.positions[slot])
+        return default if key is None else key
+
+    def __contains__(self, addon_id):
+        return self.get(addon_id) is not None
+
+    def __getitem__(self, addon_id):
+        key = self.get(addon_id)
+        if key is None:
+            raise KeyError(addon_id)
+        return key
+
+    def __setitem__(self, addon_id, key):
+        self.changed[addon_id] = key
+
+    def __delitem__(self, addon_id):
+        if addon_id not in self:
+            raise KeyError(addon_id)
+        self.changed[addon_id] = None
+
+
+def _sorted_by(order_keys, values):
+    """`order_keys` sorted, and `values` in the same order (two arrays)."""
+    order = sorted(range(len(order_keys)), key=order_keys.__getitem__)
+    return array.array("q", [order_keys[i] for i in order]), array.array("q", [values[i] for i in order])
 
 
 def _store(values, index, value):
@@ -536,7 +605,7 @@ class UpdateData(Source):
         self.queries = None       # Queries of the database's generation, set by the first load
         self.protocol = compat.PROTOCOLS[CLASSIC]  # what requests are judged by (D20)
         self.index = Index()      # lower-cased GUID -> AddonEntry
-        self.keys = {}            # add-on id -> its key in `index`
+        self.keys = AddonKeys(self.index)  # add-on id -> its key in `index`
         self.loaded = False
         self.loaded_at = 0.0      # Unix time of the last full load
         self.on_change = on_change or (lambda keys: None)
@@ -570,9 +639,8 @@ class UpdateData(Source):
         appversions = load_appversions(db)
         low, high = db.query("SELECT MIN(id), MAX(id) FROM addons")[0]
         buffer, fingerprints = bytearray(), array.array("q")
-        # What the lookup dicts are made of, kept flat until the end (see _lookups).
-        texts, ends, packed, ids = [], array.array("q"), array.array("q"), array.array("q")
-        length = 0
+        # The lookups' arrays (see Index and AddonKeys), in load order until the end.
+        hashes, packed, ids = array.array("q"), array.array("q"), array.array("q")
         # A chunk of add-ons at a time, encoded as soon as built: the process
         # never holds the whole catalogue as objects (its peak RSS stays).
         for start in range(low or 0, (high or 0) + 1, LOAD_CHUNK):
@@ -580,20 +648,15 @@ class UpdateData(Source):
             entries = build_entries(db, queries, appversions, range(start, start + LOAD_CHUNK), sums)
             for addon_id, value in sums.items():
                 _store(fingerprints, addon_id, value)
-            chunk = []
             for addon_id, entry in entries.items():
-                key = entry.guid.lower()
                 blob = encode(entry)
                 packed.append(len(buffer) << _LENGTH_BITS | len(blob))
                 buffer += blob
-                chunk.append(key)
-                length += len(key)
-                ends.append(length)
+                hashes.append(hash(entry.guid.lower()))
                 ids.append(addon_id)
-            texts.append("".join(chunk))
-        positions, keys = _lookups("".join(texts), ends, packed, ids)
-        index = Index(positions, bytes(buffer))
-        del buffer
+        index = Index(*_sorted_by(hashes, packed), bytes(buffer))
+        keys = AddonKeys(index, *_sorted_by(ids, packed))
+        del buffer, hashes, packed, ids
         # Only answers of add-ons that were indexed can be cached (none before the first load).
         changed = list(self.index)
         self.index, self.keys = index, keys  # one reference each: requests see old or new
@@ -611,7 +674,7 @@ class UpdateData(Source):
         self.last_load_seconds = time.monotonic() - started
         if changed:
             self.on_change(changed)
-        log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(positions),
+        log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(index),
                  self.last_load_seconds, len(changed))
 
     def _read_sums(self, db, addon_ids):
