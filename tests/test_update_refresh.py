@@ -228,3 +228,24 @@ def test_a_new_release_of_a_long_history_reads_that_version_not_the_history(mysq
     # one version's rows: a small part of reading the 300-version history.
     assert patched < whole / 5, (patched, whole)
     db.close()
+
+
+def test_text_columns_with_separators_and_any_characters_load_as_stored(mysql_url):
+    """The load reads each row as one packed text (numbers, then the texts end to
+    end by their lengths): commas, unit separators, pipes and characters outside
+    the BMP in GUIDs, slugs, versions, filenames and hashes come back whole."""
+    db = Database(mysql_url)
+    amo = Amo(db)
+    guid = "odd,\x1f|é🦊@example.com"
+    addon = amo.addon(guid=guid, slug="s,\x1f|🦊")
+    amo.release(addon, "1.0,\x1fβ🦊", hash="sha256:,\x1f🦊", filename="dir,\x1f/🦊 file.xpi")
+    plain = amo.addon(guid="plain@example.com")
+    amo.release(plain, "2.0")
+    data = UpdateData()
+    data.load(db)
+    entry = data.index[guid.lower()]
+    release = entry.candidates[FIREFOX.id][0].release
+    assert (entry.guid, entry.slug) == (guid, "s,\x1f|🦊")
+    assert (release.version, release.hash, release.filename) == ("1.0,\x1fβ🦊", "sha256:,\x1f🦊", "dir,\x1f/🦊 file.xpi")
+    assert data.index["plain@example.com"].slug == db.query("SELECT slug FROM addons WHERE id = %s", (plain,))[0][0]
+    assert data.index["plain@example.com"].candidates[FIREFOX.id][0].release.version == "2.0"

@@ -51,10 +51,40 @@ _ADDON_HASH = "CRC32(CONCAT_WS('|', a.guid, a.addontype_id, IFNULL(a.slug, '~nul
 _ADDONS_FROM = f"""
 FROM addons a
 WHERE {_ELIGIBLE_ADDON}{{filter}}"""
-# Timestamps come as text (CAST ... AS CHAR): PyMySQL's DATETIME decoding,
-# written in Python, was a fifth of a full load's CPU; datetime.fromisoformat
-# reads the text in C.
-ADDONS_SQL = f"SELECT a.id, a.guid, a.addontype_id, a.slug, CAST(a.modified AS CHAR), {_ADDON_HASH}" + _ADDONS_FROM
+
+
+def _packed(numbers, texts):
+    """A row as one text column: the `numbers` and the lengths of the `texts`
+    but the last, comma-separated, then a unit separator (\\x1f), then the
+    `texts` end to end (so they may hold any character); (MySQL's
+    expression, SQLite's). PyMySQL decodes each column of each row in
+    Python: a full load reads about 1.4 million rows at 530,000 add-ons, and
+    one column a row instead of six took 6.4-7.2 -> 3.9 us a row off it.
+    Timestamps go in as text: datetime.fromisoformat reads them in C.
+    """
+    mysql_head = ", ".join([*numbers, *(f"CHAR_LENGTH({text})" for text in texts[:-1])])
+    sqlite_head = " || ',' || ".join([*(f"({n})" for n in numbers), *(f"LENGTH({t})" for t in texts[:-1])])
+    return (f"CAST(CONCAT(CONCAT_WS(',', {mysql_head}), CHAR(31 USING utf8mb4), {', '.join(texts)}) AS CHAR)",
+            f"{sqlite_head} || char(31) || {' || '.join(texts)}")
+
+
+def _unpacked(text, texts):
+    """The numbers (as text) and the `texts` (how many) of a `_packed` row."""
+    head, tail = text.split("\x1f", 1)
+    fields = head.split(",")
+    cut = len(fields) - texts + 1
+    parts, start = [], 0
+    for length in fields[cut:]:
+        end = start + int(length)
+        parts.append(tail[start:end])
+        start = end
+    parts.append(tail[start:])
+    return fields[:cut], parts
+
+
+ADDONS_PACKED = _packed(["a.id", "a.addontype_id", _ADDON_HASH, "IFNULL(a.modified, '')"],
+                        ["IFNULL(a.slug, '')", "a.guid"])
+ADDONS_SQL = f"SELECT {ADDONS_PACKED[0]}" + _ADDONS_FROM
 
 # The classic generation reads the file's platform and binary-components
 # flag; the current one has neither (every file is for all platforms, D6).
@@ -67,21 +97,13 @@ JOIN addons a ON a.id = v.addon_id
 JOIN files f ON f.version_id = v.id
 JOIN applications_versions av ON av.version_id = v.id
 WHERE {_ELIGIBLE_ADDON} AND v.channel = 2 AND v.deleted = 0 AND f.status = 4{{filter}}"""
-# The biggest read of a load (about 1.3 million rows at 530,000 add-ons): the
-# driver decodes each column in Python, most of a load's CPU, so the
-# row's numbers come packed in one text column (`_packed`) and are split
-# here. One timestamp per row, not three, as text (see ADDONS_SQL).
-_CANDIDATE_NUMBERS = ("v.addon_id", "v.id", "f.id", "{platform}", "f.strict_compatibility", "{binary}",
-                      "av.application_id", "av.min", "av.max", "IFNULL(v.releasenotes, 0) <> 0")
-_CANDIDATES_TEMPLATE = """
-SELECT {packed}, v.version, f.filename, f.hash, CAST(GREATEST(v.modified, f.modified, av.modified) AS CHAR),
-       """ + _CANDIDATE_HASH + _CANDIDATES_FROM
-
-
-def _packed(columns):
-    """The columns as one comma-separated text: (MySQL's expression, SQLite's)."""
-    return ("CAST(CONCAT_WS(',', %s) AS CHAR)" % ", ".join(columns),
-            " || ',' || ".join(f"({column})" for column in columns))
+# The biggest read of a load (about 0.9 million rows at 530,000 add-ons), one
+# `_packed` column a row; one timestamp per row, not three.
+_CANDIDATE_NUMBERS = ["v.addon_id", "v.id", "f.id", "{platform}", "f.strict_compatibility", "{binary}",
+                      "av.application_id", "av.min", "av.max", "IFNULL(v.releasenotes, 0) <> 0", "{hash}",
+                      "IFNULL(GREATEST(v.modified, f.modified, av.modified), '')"]
+_CANDIDATE_TEXTS = ["IFNULL(v.version, '')", "IFNULL(f.filename, '')", "IFNULL(f.hash, '')"]
+_CANDIDATES_TEMPLATE = "SELECT {packed}" + _CANDIDATES_FROM
 
 
 _OVERRIDE_HASH = ("CRC32(CONCAT_WS('|', cr.id, cr.type, cr.min_version, cr.max_version, cr.app_id, "
@@ -164,7 +186,7 @@ class Queries(NamedTuple):
     overrides: bool   # the generation has compat override tables
     fingerprints: tuple  # (fingerprint SQL with {group} and {filter}, its add-on id column), per part
     hashes: tuple     # the hash expressions in this generation's SQL
-    packed: tuple     # the candidates' packed numbers: (MySQL's expression, SQLite's)
+    packed: tuple     # the `_packed` columns' (MySQL's expression, SQLite's), per query
 
     @property
     def changed_parts(self):
@@ -181,12 +203,12 @@ def _queries(platform, binary, overrides):
                           "v.addon_id")]
     changed = _CHANGED_PARTS + (_CHANGED_OVERRIDES if overrides else "")
     max_modified = _MAX_MODIFIED_TEMPLATE.format(overrides=_MAX_MODIFIED_OVERRIDES if overrides else "")
-    packed = _packed([column.replace("{platform}", platform).replace("{binary}", binary)
-                      for column in _CANDIDATE_NUMBERS])
-    candidates = _CANDIDATES_TEMPLATE.replace("{platform}", platform).replace("{binary}", binary).replace(
-        "{packed}", packed[0])
+    numbers = [column.replace("{platform}", platform).replace("{binary}", binary).replace("{hash}", candidate_hash)
+               for column in _CANDIDATE_NUMBERS]
+    packed = _packed(numbers, _CANDIDATE_TEXTS)
+    candidates = _CANDIDATES_TEMPLATE.replace("{packed}", packed[0])
     return Queries(candidates, changed, max_modified, overrides, tuple(fingerprints),
-                   _HASHES + (candidate_hash,), packed)
+                   _HASHES + (candidate_hash,), (packed, ADDONS_PACKED))
 
 
 QUERIES = {
@@ -196,12 +218,15 @@ QUERIES = {
 
 
 def _for(db, sql, queries):
-    """`sql` as `db` runs it: on SQLite, hashes read 0 and GREATEST is the many-argument MAX."""
+    """`sql` as `db` runs it: on SQLite, rows packed its way, hashes read 0 and
+    GREATEST is the many-argument MAX."""
     if db.dialect == "mysql":
         return sql
+    for mysql, sqlite in queries.packed:
+        sql = sql.replace(mysql, sqlite)
     for expression in queries.hashes:
         sql = sql.replace(expression, "0")
-    return sql.replace(*queries.packed).replace("GREATEST(", "MAX(")
+    return sql.replace("GREATEST(", "MAX(")
 
 
 _IN_BATCH = 500
@@ -295,10 +320,15 @@ def build_candidates(db, queries, appversions, column, ids, fingerprints=None):
     modified = {}
     releases = {}
     fingerprints = {} if fingerprints is None else fingerprints
-    for numbers, version, filename, file_hash, row_modified, row_hash in _select(
-            db, _for(db, queries.candidates, queries), column, ids):
-        addon_id, version_id, file_id, platform_id, strict, binary, app_id, min_id, max_id, notes = map(
-            int, numbers.split(","))
+    for (packed,) in _select(db, _for(db, queries.candidates, queries), column, ids):
+        # `_unpacked`, inlined: this loop runs once per candidate row.
+        head, tail = packed.split("\x1f", 1)
+        fields = head.split(",")
+        addon_id, version_id, file_id, platform_id, strict, binary, app_id, min_id, max_id, notes, row_hash = map(
+            int, fields[:11])
+        row_modified, cut = fields[11], int(fields[12])
+        end = cut + int(fields[13])
+        version, filename, file_hash = tail[:cut], tail[cut:end], tail[end:]
         fingerprints[addon_id] = fingerprints.get(addon_id, 0) + row_hash
         low, high = appversions.get(min_id), appversions.get(max_id)
         # The range's bounds must exist and belong to the range's application.
@@ -324,13 +354,15 @@ def build_entries(db, queries, appversions, addon_ids=None, fingerprints=None):
     `range`), by add-on id; the rows' hashes are summed into `fingerprints`
     ({add-on id: sum}) when given."""
     fingerprints = {} if fingerprints is None else fingerprints
-    addons = {}
-    for row in _select(db, _for(db, ADDONS_SQL, queries), "a.id", addon_ids):
-        addons[row[0]] = row
-        fingerprints[row[0]] = fingerprints.get(row[0], 0) + row[5]
+    addons = {}  # add-on id -> (guid, type id, slug, modified)
+    for (packed,) in _select(db, _for(db, ADDONS_SQL, queries), "a.id", addon_ids):
+        (addon_id, type_id, row_hash, row_modified), (slug, guid) = _unpacked(packed, 2)
+        addon_id = int(addon_id)
+        addons[addon_id] = (guid, int(type_id), slug, row_modified)
+        fingerprints[addon_id] = fingerprints.get(addon_id, 0) + int(row_hash)
     per_addon, candidates_modified = build_candidates(db, queries, appversions, "v.addon_id", addon_ids,
                                                       fingerprints)
-    modified = {addon_id: max(unix_time(row[4]), candidates_modified.get(addon_id, 0.0))
+    modified = {addon_id: max(unix_time(row[3]), candidates_modified.get(addon_id, 0.0))
                 for addon_id, row in addons.items()}
 
     ranges = collections.defaultdict(list)
@@ -350,7 +382,7 @@ def build_entries(db, queries, appversions, addon_ids=None, fingerprints=None):
                 versions[addon_id].append((version_id, version))
 
     entries = {}
-    for addon_id, (_, guid, type_id, slug, _, _) in addons.items():
+    for addon_id, (guid, type_id, slug, _) in addons.items():
         by_app = per_addon.get(addon_id, {})
         entries[addon_id] = AddonEntry(
             addon_id, guid, UPDATE_TYPE_SLUGS.get(type_id, "extension"), slug or str(addon_id),
