@@ -81,6 +81,25 @@ def process_memory_kib(pid):
             "uss": fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)}
 
 
+def per_process_memory(arbiter_pid, tree):
+    """Each process's RSS, PSS and USS (MiB), and what one worker would hold alone.
+
+    With workers forked from one arbiter, one worker's USS is what a second
+    one adds: the arbiter plus a single worker, soaked the same way, would
+    have the PSS sum less the USS of every worker but one (the smallest stays,
+    so the estimate errs toward a higher ratio).
+    """
+    processes = [one for one in map(process_memory_kib, tree) if one is not None]
+    workers = sorted(one["uss"] for one in processes if one["pid"] != arbiter_pid)
+    total = sum(one["pss"] for one in processes)
+    one_worker = total - sum(workers[1:])
+    return {"processes_mib": [{"pid": one["pid"], "arbiter": one["pid"] == arbiter_pid,
+                               **{name: round(one[name] / 1024, 1) for name in ("rss", "pss", "uss")}}
+                              for one in processes],
+            "one_worker_pss_mib": round(one_worker / 1024, 1),
+            "pss_per_one_worker": round(total / one_worker, 3) if one_worker else None}
+
+
 def machine_ticks():
     """{"cpu": (busy, total), "cpu0": ..., ...} jiffies since boot, from /proc/stat."""
     ticks = {}

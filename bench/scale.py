@@ -54,10 +54,13 @@ def workers_memory(target, database_url, log_dir):
         while len(procstat.process_tree(server.pid)) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1)
-        memory = procstat.memory_kib(procstat.process_tree(server.pid))
+        tree = procstat.process_tree(server.pid)
+        memory = procstat.memory_kib(tree)
+        each = procstat.per_process_memory(server.pid, tree)
     finally:
         server.stop()
     return {"processes": memory["processes"], "pss_total_mib": round(memory["pss"] / 1024, 1),
+            "one_worker_pss_mib": each["one_worker_pss_mib"], "pss_per_one_worker": each["pss_per_one_worker"],
             "rss_largest_mib": round(memory["rss_max"] / 1024, 1),
             "ready_seconds": round(server.ready_seconds, 2)}
 
@@ -123,7 +126,9 @@ FIGURES = (
     ("index memory, MiB", lambda p: p["index"]["index_mib"]),
     ("vamo serve RSS after the run, MiB", lambda p: p["serve"]["vamo"]["rss_mib"]),
     ("vamo serve ready (start + load), s", lambda p: p["serve"]["vamo"]["ready_seconds"]),
+    ("vamo serve PSS after the run (arbiter and worker), MiB", lambda p: p["serve"]["vamo"]["pss_mib"]),
     ("--workers 2: PSS of all processes, MiB", lambda p: p["workers_2"]["pss_total_mib"]),
+    ("--workers 2: PSS / one worker's (estimate)", lambda p: p["workers_2"].get("pss_per_one_worker")),
     ("index buffer (encoded entries), MiB", lambda p: p["index"]["index_buffer_mib"]),
     ("refresh, nothing changed, ms", lambda p: p["index"]["refresh_idle"]["seconds"] * 1000),
     ("refresher pass, nothing changed: queries", lambda p: p["index"]["refresh_idle"]["queries"]),
@@ -164,7 +169,8 @@ def markdown(points):
                 value = pick(point)
             except (KeyError, TypeError):
                 value = None
-            values.append("-" if value is None else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}")
+            values.append("-" if value is None else f"{value:.2f}" if "one worker" in name
+                          else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}")
         try:
             steps = growth(points, pick)
         except (KeyError, TypeError):

@@ -88,7 +88,7 @@ def soak_slices(server, url, paths_file, slices, args):
         tree = procstat.process_tree(server.pid)
         memory = procstat.memory_kib(tree)
         result = summarise(target, figures, before, after, memory, server.ready_seconds)
-        result.update(per_process_memory(server.pid, tree))
+        result.update(procstat.per_process_memory(server.pid, tree))
         result["slice"] = number
         result["elapsed_seconds"] = round(number * args.duration, 1)
         results.append(result)
@@ -97,24 +97,6 @@ def soak_slices(server, url, paths_file, slices, args):
             f"({result['pss_per_one_worker']} x one worker's), "
             f"errors {result['bad_status'] + result['socket_errors']}")
     return results
-
-
-def per_process_memory(arbiter_pid, tree):
-    """Each process's RSS, PSS and USS (MiB), and what one worker would hold alone.
-
-    With workers forked from one arbiter, one worker's USS is what a second
-    one adds: the arbiter plus a single worker, soaked the same way, would
-    have the PSS sum less the USS of every worker but one (the largest stays).
-    """
-    processes = [one for one in map(procstat.process_memory_kib, tree) if one is not None]
-    workers = sorted((one["uss"] for one in processes if one["pid"] != arbiter_pid), reverse=True)
-    total = sum(one["pss"] for one in processes)
-    one_worker = total - sum(workers[1:])
-    return {"processes_mib": [{"pid": one["pid"], "arbiter": one["pid"] == arbiter_pid,
-                               **{name: round(one[name] / 1024, 1) for name in ("rss", "pss", "uss")}}
-                              for one in processes],
-            "one_worker_pss_mib": round(one_worker / 1024, 1),
-            "pss_per_one_worker": round(total / one_worker, 3) if one_worker else None}
 
 
 def memory_summary(slices):
