@@ -158,7 +158,8 @@ OPTIONS = (
     Option("VAMO_RECONCILE_SECONDS", "reconcile_seconds", "600", _number(float, 1),
            "How often the loaded data is checked against the database as a whole, to catch changes that "
            "carry no `modified` timestamp (hard deletes, raw SQL): by fingerprints for the update check, "
-           "by a full reload for the rest."),
+           "by a full reload for the rest. Each check comes up to a fifth of this early, at random, so "
+           "workers and nodes started together do not all read the database at once."),
     Option("VAMO_STALE_SECONDS", "stale_seconds", "60", _number(float, 1),
            "`/__heartbeat__` fails when the loaded data has not been refreshed for this long."),
     Option("VAMO_RDF_APPS", "rdf_apps", "", _app_list,

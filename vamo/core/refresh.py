@@ -26,6 +26,7 @@ import contextlib
 import datetime
 import gc
 import logging
+import random
 import sys
 import threading
 import time
@@ -45,6 +46,12 @@ log = logging.getLogger("vamo.refresh")
 # reloads while its newest row is this young). A transaction that commits
 # later than this waits for the periodic full reconciliation.
 COMMIT_LAG = datetime.timedelta(seconds=30)
+
+# Each reconciliation comes up to this share of VAMO_RECONCILE_SECONDS early,
+# at random: workers forked together (and nodes deployed together) would
+# otherwise reconcile at the same moment, every time, and their replica would
+# read the whole catalogue N times at once.
+RECONCILE_JITTER = 0.2
 
 MIN_BACKOFF_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 30.0
@@ -161,7 +168,8 @@ class Refresher:
                     source.refresh(db)
                 self.source_success[source.name] = time.monotonic()
             if reconcile:
-                self._next_reconcile = time.monotonic() + self.reconcile_seconds
+                self._next_reconcile = time.monotonic() + self.reconcile_seconds * (
+                    1 - RECONCILE_JITTER * random.random())
         except DatabaseError as error:
             self._failed(str(error), None, error)
             return False
