@@ -2,11 +2,17 @@
 
 import array
 
-from vamo.update_index import _LENGTH_BITS, AddonEntry, AddonKeys, Index, encode
+from vamo.update_index import _DECODED_MIN_BYTES, _LENGTH_BITS, AddonEntry, AddonKeys, Candidate, Index, Release, encode
 
 
-def entry(addon_id, guid):
-    return AddonEntry(addon_id, guid, "extension", f"slug-{addon_id}", {}, {}, 0.0)
+def entry(addon_id, guid, versions=0):
+    """An entry with `versions` candidates for Firefox (0: none)."""
+    candidates = tuple(
+        Candidate(n, 1, 2, 0, False, n, "1.0", "200.*",
+                  Release(n, f"{n}.0", n, f"file-{n}.xpi", f"sha256:{n:064x}", False, False))
+        for n in range(versions, 0, -1))
+    return AddonEntry(addon_id, guid, "extension", f"slug-{addon_id}", {1: candidates} if candidates else {}, {},
+                      0.0)
 
 
 def base_of(entries, hashes=None):
@@ -60,9 +66,14 @@ def test_the_overlay_adds_replaces_and_removes_like_a_dict():
 
 
 def test_a_decoded_entry_is_not_served_after_the_overlay_replaced_it():
-    index, _ = base_of([entry(1, "a@example.com")])
-    assert index["a@example.com"].slug == "slug-1"  # decoded from the base, kept
-    index["a@example.com"] = entry(1, "a@example.com")._replace(slug="new")
+    long_history = entry(1, "a@example.com", versions=30)
+    assert len(encode(long_history)) >= _DECODED_MIN_BYTES  # big enough to stay decoded
+    index, _ = base_of([long_history, entry(2, "theme@example.com")])
+    assert index["a@example.com"].slug == "slug-1"
+    assert set(index.decoded) == {"a@example.com"}  # kept; the small one is decoded anew each time
+    assert index["theme@example.com"].id == 2 and "theme@example.com" not in index.decoded
+
+    index["a@example.com"] = long_history._replace(slug="new")
     assert index["a@example.com"].slug == "new"
     index.pop("a@example.com")
     assert index.get("a@example.com") is None
