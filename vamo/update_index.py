@@ -397,17 +397,16 @@ def build_entries(db, queries, appversions, addon_ids=None, fingerprints=None):
 LOAD_CHUNK = 20000
 _LENGTH_BITS = 24   # an encoded entry's length, in the low bits of its packed position
 _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
-# Entries kept decoded, per process. Over the bench's mix at 530,000 add-ons
-# with the cache off, 8,192 held 19.5 MiB and 2,048 hold 4.6 MiB (the popular
-# long histories stay), for 45 % instead of 35 % of requests decoding an entry
-# (themes, a few microseconds each): memory each worker holds alone.
+# Entries kept decoded, per process: at most _DECODED_LIMIT, and only those
+# encoded in _DECODED_MIN_BYTES or more (long histories, up to 0.7 ms to
+# decode). A smaller one (a theme, a short history) decodes in a few
+# microseconds, and its objects, freed when its request ends, are never
+# walked by the cyclic garbage collector: kept while the cache churned (at
+# 100,000 add-ons and more) they were the young generations' bulk, and
+# in-process a second-generation pass took 11 ms (median) with them, 2.3 ms
+# without. Memory each worker holds alone: at 530,000 add-ons, 8,192 entries
+# of any size held 19.5 MiB, 2,048 held 4.6 MiB.
 _DECODED_LIMIT = 2048
-# Only entries encoded in this many bytes or more stay decoded: a smaller one
-# (a theme, an extension with a short history) decodes in a few microseconds,
-# and its objects, freed when the request ends, are never seen by the cyclic
-# garbage collector. Kept, they were the young generation's bulk: at 100,000
-# add-ons, collections walked them again and again (6-11 ms per
-# second-generation pass, p99 10-18 ms with the cache on).
 _DECODED_MIN_BYTES = 1024
 _ABSENT = object()
 
@@ -453,10 +452,13 @@ class Index:
     writes to its page and makes the worker copy it: about 95 MiB per worker
     after a 30-minute soak at 530,000 add-ons with dicts of keys and ints).
     A hit is checked against the GUID inside the entry, so equal hashes only
-    cost a second decode. An entry is decoded when a request needs it (a few
-    microseconds for a theme; the last 2,048 stay decoded). What the
-    refresher changes afterwards lives in `overlay`, encoded the same way
-    (None: removed), until the next full load.
+    cost a second decode. (`hash()` of a str is salted per interpreter: the
+    arrays are only read in the process that built them and in the workers
+    forked from it, which share its salt.) An entry is decoded when a request
+    needs it (a few microseconds for a theme; the last 2,048 of those encoded
+    in 1 KB or more stay decoded). What the refresher changes afterwards
+    lives in `overlay`, encoded the same way (None: removed), until the next
+    full load.
     """
 
     def __init__(self, hashes=None, positions=None, buffer=b""):
