@@ -2,6 +2,7 @@
 
 import array
 
+from vamo import update_index
 from vamo.update_index import _DECODED_MIN_BYTES, _LENGTH_BITS, AddonEntry, AddonKeys, Candidate, Index, Release, encode
 
 
@@ -77,3 +78,14 @@ def test_a_decoded_entry_is_not_served_after_the_overlay_replaced_it():
     assert index["a@example.com"].slug == "new"
     index.pop("a@example.com")
     assert index.get("a@example.com") is None
+
+
+def test_decoded_entries_stay_within_their_byte_budget_oldest_out_first(monkeypatch):
+    entries = [entry(n, f"long{n}@example.com", versions=30) for n in range(1, 5)]
+    size = len(encode(entries[0]))
+    monkeypatch.setattr(update_index, "_DECODED_BYTES", size * 2 + size // 2)  # room for two
+    index, _ = base_of(entries)
+    for one in entries:
+        assert index[one.guid].id == one.id
+    assert list(index.decoded) == ["long3@example.com", "long4@example.com"]
+    assert sum(kept[2] for kept in index.decoded.values()) <= update_index._DECODED_BYTES

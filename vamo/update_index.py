@@ -397,17 +397,19 @@ def build_entries(db, queries, appversions, addon_ids=None, fingerprints=None):
 LOAD_CHUNK = 20000
 _LENGTH_BITS = 24   # an encoded entry's length, in the low bits of its packed position
 _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
-# Entries kept decoded, per process: at most _DECODED_LIMIT, and only those
-# encoded in _DECODED_MIN_BYTES or more (long histories, up to 0.7 ms to
-# decode). A smaller one (a theme, a short history) decodes in a few
+# Entries kept decoded, per process: only those encoded in _DECODED_MIN_BYTES
+# or more (long histories, up to 0.7 ms to decode), and at most
+# _DECODED_BYTES of them (encoded size: decoded, they take a few times
+# more). A smaller one (a theme, a short history) decodes in a few
 # microseconds, and its objects, freed when its request ends, are never
 # walked by the cyclic garbage collector: kept while the cache churned (at
 # 100,000 add-ons and more) they were the young generations' bulk, and
 # in-process a second-generation pass took 11 ms (median) with them, 2.3 ms
-# without. Memory each worker holds alone: at 530,000 add-ons, 8,192 entries
-# of any size held 19.5 MiB, 2,048 held 4.6 MiB.
-_DECODED_LIMIT = 2048
+# without. Memory each worker holds alone: bounded by count, 8,192 entries
+# held 19.5 MiB at 530,000 add-ons, and 2,048 of only the long histories
+# grew a soak's workers 40 MiB more each than 2,048 of any size.
 _DECODED_MIN_BYTES = 1024
+_DECODED_BYTES = 2 * 1024 * 1024
 _ABSENT = object()
 
 
@@ -455,8 +457,8 @@ class Index:
     cost a second decode. (`hash()` of a str is salted per interpreter: the
     arrays are only read in the process that built them and in the workers
     forked from it, which share its salt.) An entry is decoded when a request
-    needs it (a few microseconds for a theme; the last 2,048 of those encoded
-    in 1 KB or more stay decoded). What the refresher changes afterwards
+    needs it (a few microseconds for a theme; of those encoded in 1 KB or more, the last
+    2 MiB stay decoded). What the refresher changes afterwards
     lives in `overlay`, encoded the same way (None: removed), until the next
     full load.
     """
@@ -466,7 +468,7 @@ class Index:
         self.positions = positions if positions is not None else array.array("q")
         self.buffer = buffer
         self.overlay = {}
-        self.decoded = {}
+        self.decoded = {}  # key -> (what it was decoded from, entry, encoded size)
         self._removed = 0  # keys of the base the overlay removes
         self._added = 0    # keys of the overlay the base lacks
 
@@ -512,17 +514,22 @@ class Index:
             return cached[1]
         else:
             entry = decode(source)
-        if (source & _LENGTH_MASK if source.__class__ is int else len(source)) < _DECODED_MIN_BYTES:
+        size = source & _LENGTH_MASK if source.__class__ is int else len(source)
+        if size < _DECODED_MIN_BYTES:
             return entry
         decoded = self.decoded
-        if len(decoded) >= _DECODED_LIMIT:
-            # The oldest out first: a popular add-on with a long history (up to
-            # 0.7 ms to decode) is not dropped with everything else at once.
-            try:
-                del decoded[next(iter(decoded))]
-            except (KeyError, RuntimeError, StopIteration):  # the refresher thread raced us
-                pass
-        decoded[key] = (source, entry)
+        try:
+            decoded.pop(key, None)
+            # Summed afresh (a few hundred entries): no running total for the
+            # refresher thread, which reads entries too, to race.
+            total = size + sum(kept[2] for kept in decoded.values())
+            while decoded and total > _DECODED_BYTES:
+                # The oldest out first: a popular add-on with a long history is
+                # not dropped with everything else at once.
+                total -= decoded.pop(next(iter(decoded)))[2]
+        except (KeyError, RuntimeError, StopIteration):  # the refresher thread raced us
+            pass
+        decoded[key] = (source, entry, size)
         return entry
 
     def __getitem__(self, key):
