@@ -49,24 +49,14 @@ def cpu_seconds(pids):
 
 
 def memory_kib(pids):
-    """{"rss": sum of VmRSS, "pss": sum of Pss, "rss_max": largest VmRSS} in KiB,
+    """{"rss": sum of Rss, "pss": sum of Pss, "rss_max": largest Rss} in KiB,
     and "processes": how many were counted.
 
     RSS counts pages shared between forked workers once per process; PSS
     splits them, so the PSS sum is what the processes cost together."""
-    rss = pss = rss_max = counted = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                one = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                pss += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-        except (OSError, StopIteration):
-            continue
-        rss += one
-        rss_max = max(rss_max, one)
-        counted += 1
-    return {"rss": rss, "pss": pss, "rss_max": rss_max, "processes": counted}
+    each = [one for one in map(process_memory_kib, pids) if one is not None]
+    return {"rss": sum(one["rss"] for one in each), "pss": sum(one["pss"] for one in each),
+            "rss_max": max((one["rss"] for one in each), default=0), "processes": len(each)}
 
 
 def process_memory_kib(pid):

@@ -571,7 +571,7 @@ class Index:
         overlay = self.overlay
         base = set()
         for packed in self.positions:
-            key = self._at(packed).guid.lower()
+            key = self.key_at(packed)
             base.add(key)
             if overlay.get(key, _ABSENT) is not None:
                 yield key
