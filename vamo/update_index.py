@@ -882,7 +882,8 @@ class UpdateData(Source):
                     # The answer changes now, even if no row carries a newer time.
                     entry = entry._replace(modified=max(entry.modified, previous.modified, time.time()))
                 self.index[new_key] = entry
-                self.keys[addon_id] = new_key
+                if new_key != old_key:  # an unchanged key stays where the load put it: no slot per change
+                    self.keys[addon_id] = new_key
                 changed.append(new_key)
         if changed:
             self.on_change(changed)
