@@ -1,6 +1,7 @@
 """The update index's refresh: changes by `modified`, each applied once, and
 refresh cost that follows the number of changes."""
 
+import logging
 import random
 
 import pytest
@@ -8,6 +9,8 @@ import pytest
 from tests.amo import FIREFOX, Amo
 from tests.support import demo_database
 from vamo.core.db import Database
+from vamo.core.refresh import Refresher
+from vamo.dev.devdb import free_port
 from vamo.update_index import UpdateData, build_entries
 
 TABLES_WITH_MODIFIED = ("addons", "versions", "files", "applications_versions", "compat_override",
@@ -249,3 +252,46 @@ def test_text_columns_with_separators_and_any_characters_load_as_stored(mysql_ur
     assert (release.version, release.hash, release.filename) == ("1.0,\x1fβ🦊", "sha256:,\x1f🦊", "dir,\x1f/🦊 file.xpi")
     assert data.index["plain@example.com"].slug == db.query("SELECT slug FROM addons WHERE id = %s", (plain,))[0][0]
     assert data.index["plain@example.com"].candidates[FIREFOX.id][0].release.version == "2.0"
+
+
+def test_the_first_load_in_a_child_process_answers_as_a_load_in_place(mariadb, caplog):
+    """`vamo serve` loads in a child process (its leftovers die with it) and takes
+    the index over: the same answers, and refreshes and reconciliations carry on
+    from it as from a load in place."""
+    url = demo_database(mariadb, addons=200, seed=5, shape="edge", generation="current")
+    data = UpdateData()
+    refresher = Refresher(url, [data])
+    caplog.set_level(logging.INFO, logger="vamo")
+    assert refresher.first_load()
+    # The full load logged in the child; this process only refreshed.
+    assert not [r for r in caplog.records if r.getMessage().startswith("update data loaded")]
+    assert data.loaded and refresher.checks()["update_data"][0]
+    db = Database(url)
+    in_place = UpdateData()
+    in_place.load(db)
+    assert data.index.keys() == in_place.index.keys() and len(data.index) == len(in_place.index) > 100
+    assert not [key for key, entry in in_place.index.items() if not entry.same_answers(data.index[key])]
+
+    # A change without a timestamp: the handed-over fingerprints find it, and only it.
+    file_id = db.query("SELECT f.id FROM files f JOIN versions v ON v.id = f.version_id "
+                       "WHERE f.status = 4 AND v.deleted = 0 AND v.channel = 2 LIMIT 1")[0][0]
+    db.execute("UPDATE files SET hash = 'sha256:0123' WHERE id = %s", (file_id,))
+    data.load(db)
+    assert data.last_reconcile["addons"] == 1
+    # A stamped change: the handed-over watermark lets a refresh find it.
+    written_a_minute_ago(db, "current")
+    data.refresh(db)
+    db.execute("UPDATE files SET hash = 'sha256:4567', modified = NOW() WHERE id = %s", (file_id,))
+    data.refresh(db)
+    assert data.last_refresh_addons == 1
+    db.close()
+    refresher.stop()
+
+
+def test_the_first_load_falls_back_to_loading_in_place_and_reports_an_unreachable_database():
+    data = UpdateData()
+    refresher = Refresher(f"mysql://vamo@127.0.0.1:{free_port()}/nothing", [data], connect_timeout=1)
+    assert not refresher.first_load()
+    assert not data.loaded
+    ok, detail = refresher.checks()["database"]
+    assert not ok and "unreachable" in detail

@@ -711,25 +711,48 @@ class UpdateData(Source):
         index = Index(*_sorted_by(hashes, packed), bytes(buffer))
         keys = AddonKeys(index, *_sorted_by(ids, packed))
         del buffer, hashes, packed, ids
+        bucket_sums = collections.Counter()
+        for addon_id, value in enumerate(fingerprints):
+            if value:
+                bucket_sums[addon_id // BUCKET] += value
+        self._newest, self._since, self._applied = as_datetime(newest), None, set()
+        self._advance(db.now())
+        changed = self._install(index, keys, generation, {
+            "_appversions": appversions, "_appversions_state": state,
+            "_fingerprints": fingerprints if db.dialect == "mysql" else None, "_bucket_sums": bucket_sums,
+            "loaded_at": time.time(), "last_load_seconds": time.monotonic() - started})
+        log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(index),
+                 self.last_load_seconds, len(changed))
+
+    # What a full load sets besides the index: handed over with it (Refresher.first_load).
+    _LOADED_STATE = ("_appversions", "_appversions_state", "_newest", "_since", "_applied",
+                     "_fingerprints", "_bucket_sums", "loaded_at", "last_load_seconds")
+    hands_over = True
+
+    def handover(self):
+        """The state of a full load just made, as `take_over` installs it in another process."""
+        generation = next(name for name, queries in QUERIES.items() if queries is self.queries)
+        index, keys = self.index, self.keys
+        return {"generation": generation, "index": (index.hashes, index.positions, index.buffer),
+                "keys": (keys.ids, keys.positions), **{name: getattr(self, name) for name in self._LOADED_STATE}}
+
+    def take_over(self, state):
+        index = Index(*state["index"])
+        self._install(index, AddonKeys(index, *state["keys"]), state["generation"],
+                      {name: state[name] for name in self._LOADED_STATE})
+
+    def _install(self, index, keys, generation, loaded_state):
+        """Swap in a fully loaded index; the keys whose cached answers it drops."""
         # Only answers of add-ons that were indexed can be cached (none before the first load).
         changed = list(self.index)
         self.index, self.keys = index, keys  # one reference each: requests see old or new
-        self.queries, self.protocol = queries, compat.PROTOCOLS[generation]
-        self._appversions, self._appversions_state = appversions, state
-        self._newest, self._since, self._applied = as_datetime(newest), None, set()
-        self._fingerprints = fingerprints if db.dialect == "mysql" else None
-        self._bucket_sums = collections.Counter()
-        for addon_id, value in enumerate(fingerprints):
-            if value:
-                self._bucket_sums[addon_id // BUCKET] += value
-        self._advance(db.now())
+        self.queries, self.protocol = QUERIES[generation], compat.PROTOCOLS[generation]
+        for name, value in loaded_state.items():
+            setattr(self, name, value)
         self.loaded = True
-        self.loaded_at = time.time()
-        self.last_load_seconds = time.monotonic() - started
         if changed:
             self.on_change(changed)
-        log.info("update data loaded: %d add-ons in %.2f s (%d changed)", len(index),
-                 self.last_load_seconds, len(changed))
+        return changed
 
     def _read_sums(self, db, addon_ids):
         """{add-on id: fingerprint} of `addon_ids` as the database has them now ({} on SQLite)."""

@@ -5,9 +5,10 @@ greenlet costs an mmap/munmap pair per request, and the plain build serves
 about twice the requests per core (docs/decisions.md). It is also patched
 (patches/meinheld-1.0.2.patch) against requests that crashed it; should any
 other request kill a worker, the arbiter starts a new one. The data is loaded
-in the arbiter before it forks, and brought up to date again before each
-later fork, so a worker (the first or a replacement) serves loaded, fresh
-data from its first request; its own refresher thread takes over from there.
+for the arbiter before it forks (by a child process, whose leftovers die with
+it: Refresher.first_load), and brought up to date again before each later
+fork, so a worker (the first or a replacement) serves loaded, fresh data from
+its first request; its own refresher thread takes over from there.
 
 Keep-alive is set explicitly, and the access log is off unless asked for: it
 costs more than an update check. The soft limit on open files is raised to
@@ -62,9 +63,10 @@ def _configure_meinheld(config):
 
 def _serve_gunicorn(service, config):
     refresher = service.refresher
-    # The data is loaded once in the arbiter before forking (one attempt: with
-    # the database down, each worker's refresher keeps trying).
-    refresher.run_once()
+    # The data is loaded once for the arbiter before forking, in a child of its
+    # own (Refresher.first_load); one attempt: with the database down, each
+    # worker's refresher keeps trying.
+    refresher.first_load()
     refresher.disconnect()  # a connection must not be shared by forked workers
 
     first_forks = [config.workers]  # forked right after the load above
