@@ -18,6 +18,7 @@ from tests.amo import ANDROID, FIREFOX, MOBILE, SEAMONKEY, THUNDERBIRD, Amo
 from tests.support import make_config
 from vamo import update
 from vamo.core.caches import ResponseCache
+from vamo.update_index import UpdateData
 from vamo.update_render import EMPTY_RDF
 from vamo.app import create_app
 from vamo.dev.legacy import make_app as make_legacy
@@ -622,3 +623,19 @@ def test_a_cache_of_size_0_keeps_nothing():
     cache = ResponseCache(max_answers=0)
     cache.put("addon", (1, 1, 5, 0, False, "a@example.com"), (False, 1, 7), _Rendered())
     assert cache.by_addon == {} and cache.count == 0
+
+
+def test_vamo_cache_mb_bounds_the_answer_cache(demo_mysql_url):
+    """VAMO_CACHE_MB is what the answer cache holds at most (the default, 48, would hold all of these)."""
+    service = create_app(make_config(database_url=demo_mysql_url, cache_mb=1), setup_logging=False)
+    assert service.refresher.run_once()
+    data = next(source for source in service.refresher.sources if isinstance(source, UpdateData))
+    cache = data.on_change.__self__
+    client = Client(service)
+    guids = [entry.guid for entry in data.index.values()]
+    for minor in range(12):
+        for guid in guids:
+            query = urlencode({"reqVersion": "2", "id": guid, "version": "1.0", "appID": FIREFOX.guid,
+                               "appVersion": f"128.{minor}", "appOS": "WINNT"})
+            assert client.get("/update/VersionCheck.php?" + query).status_code == 200
+    assert 0.8 * 2**20 < cache.bytes <= 2**20 and cache.max_bytes == 2**20

@@ -240,7 +240,7 @@ def find_update(entry, app_id, app_version_int, platform, mode, d2c_min_int):
 
 def create(context):
     config = context.config
-    cache = ResponseCache(config.cache_size)
+    cache = ResponseCache(config.cache_size, config.cache_mb * 1024 * 1024)
     data = UpdateData(on_change=cache.invalidate, schema=context.schema)
     app = UpdateApp(config, data, cache)
     return Component((data,), app=timed(app, "services.update", context.statsd))
