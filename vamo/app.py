@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
 from vamo.core import observe
+from vamo.core.collector import Collector
 from vamo.core.component import Context
 from vamo.core.config import load_config
 from vamo.core.db import Database, DatabaseError, ThreadConnections
@@ -148,8 +149,13 @@ class Service:
         self.config = config
         self.router = router
         self.refresher = refresher
+        self.collector = Collector()  # started by `vamo serve` in each worker
 
     def __call__(self, environ, start_response):
+        collector = self.collector
+        collector.requests += 1
+        if collector.requests >= collector.every:
+            collector.collect()
         try:
             method = environ.get("REQUEST_METHOD")
             if method == "HEAD":

@@ -303,14 +303,6 @@ class Refresher:
     def _run(self):
         while not self._stop.is_set():
             ok = self.run_once()
-            # What requests have kept since the last pass (cached answers,
-            # decoded entries) is not cyclic: freeze it, so the collector's
-            # full passes walk only what is newer. Walking the whole response
-            # cache took p99 from 10 to 28 ms at 100,000 add-ons (the bench,
-            # cache on, collector on against off). A cycle frozen while still
-            # reachable is never collected: the update check makes none
-            # (tests/test_cyclic_garbage.py), other routes only short-lived ones.
-            gc.freeze()
             self._stop.wait(self.refresh_seconds if ok else self.backoff)
 
     def stop(self):

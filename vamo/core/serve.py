@@ -80,7 +80,11 @@ def _serve_gunicorn(service, config):
         refresher.run_once()
         refresher.disconnect()
 
-    return run_supervised(service, config, pre_fork=pre_fork, post_fork=service.start,
+    def start_worker():
+        service.collector.start()  # the collector runs between requests (vamo/core/collector.py)
+        service.start()
+
+    return run_supervised(service, config, pre_fork=pre_fork, post_fork=start_worker,
                           worker_exit=service.stop)
 
 

@@ -1,12 +1,13 @@
-"""The update check makes no reference cycles.
+"""The garbage collector in a worker (vamo/core/collector.py).
 
-After each refresher pass a worker freezes what requests kept (cached
-answers, decoded entries), so the collector never walks it again
-(vamo/core/refresh.py): a cycle among those objects would never be freed.
-So every kind of update-check request, answered or refused, is served here
-in-process with the collector off, and a collection afterwards must find
-nothing to free. (Other routes go through werkzeug's URL matcher, which
-makes a short-lived cycle per match: garbage at once, collected young.)
+A worker collects between requests and freezes what survived, so no later
+collection walks it again. Two things must hold for that to free all
+garbage: the update check makes no reference cycles (its cached answers
+and decoded entries are frozen for good, and a cycle among them would
+never be freed), and what the collector freezes is never garbage already
+(the other routes go through werkzeug's URL matcher, which makes a cycle
+per match). Both are checked here with the collector's automatic runs off,
+on every kind of request, answered or refused.
 """
 
 import gc
@@ -22,6 +23,8 @@ from vamo.app import create_app
 from vamo.core.db import Database
 
 VERSIONCHECK = "versioncheck.addons.mozilla.org"
+BLOCKLIST = "blocklist.addons.mozilla.org"
+AMO = "addons.mozilla.org"
 
 
 def call(app, host, path, query="", method="GET", headers=None):
@@ -74,3 +77,48 @@ def test_no_update_check_leaves_cyclic_garbage(demo_mysql_url, cache_size):
     finally:
         gc.enable()
     assert found == 0, f"{found} objects in reference cycles, freed only by a collection"
+
+
+def routed_requests(theme_ids):
+    for theme_id in theme_ids:
+        yield VERSIONCHECK, f"/en-US/themes/update-check/{theme_id}", "", "GET", None
+    yield VERSIONCHECK, "/themes/update-check/nothing", "", "GET", None
+    for path in ("/blocklist/3/%7Bec8030f7-c20a-464f-9b0e-13a3a9e97384%7D/128.0/", "/blocked/blocklists.json",
+                 "/en-US/firefox/blocked/", "/blocklist/x"):
+        yield BLOCKLIST, path, "", "GET", None
+    for host, path in ((AMO, "/services/pfs.php"), (AMO, "/versions/updateInfo/1"), (AMO, "/nothing/here"),
+                       ("elsewhere.example", "/"), (VERSIONCHECK, "/__lbheartbeat__"),
+                       (VERSIONCHECK, "/__heartbeat__")):
+        yield host, path, "", "GET", None
+
+
+def test_between_requests_the_collector_frees_what_requests_left_and_freezes_only_what_lives(demo_mysql_url):
+    db = Database(demo_mysql_url)
+    guids = [row[0] for row in db.query("SELECT guid FROM addons WHERE guid IS NOT NULL ORDER BY id LIMIT 20")]
+    theme_ids = [row[0] for row in db.query("SELECT id FROM addons WHERE addontype_id = 9 ORDER BY id LIMIT 5")]
+    db.close()
+    service = create_app(make_config(database_url=demo_mysql_url), setup_logging=False)
+    assert service.refresher.run_once()
+    etag = call(service, VERSIONCHECK, "/update/VersionCheck.php", update_query(guids[0], "128.0"))[1]["ETag"]
+    requests = list(every_kind_of_update_check(guids, etag)) + list(routed_requests(theme_ids))
+    statuses = {call(service, *request)[0][:3] for request in requests}
+    assert {"200", "301", "302", "304", "400", "404", "405"} <= statuses, statuses
+    # Start from a process whose frozen objects hold no garbage.
+    gc.collect()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    service.collector.start(every=7)
+    gc.disable()
+    try:
+        for _ in range(3):
+            for request in requests:
+                call(service, *request)
+        assert service.collector.requests < 7  # it ran every 7 requests
+        assert gc.collect() > 0  # the cycles of the requests since its last run: not frozen
+        gc.unfreeze()
+        leaked = gc.collect()  # garbage it froze: in a worker, never freed
+    finally:
+        gc.enable()
+        gc.freeze()
+    assert leaked == 0, f"{leaked} objects frozen as garbage"
