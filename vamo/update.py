@@ -211,8 +211,10 @@ class UpdateApp:
 
     def _answer(self, protocol, entry, app, rdf, guid, candidate):
         render = self.renderer.rdf if rdf else self.renderer.json
+        # Whole seconds, as the header has them: an entry a refresh changed is
+        # stamped to the microsecond, and the memo would keep a date per change.
         return Answer.cacheable(render(entry, app, candidate, guid, protocol.site_links),
-                                _RDF_TYPE if rdf else _JSON_TYPE, self.expiry, self._http_date(entry.modified))
+                                _RDF_TYPE if rdf else _JSON_TYPE, self.expiry, self._http_date(int(entry.modified)))
 
     def _empty_answer(self, rdf):
         """The 200 answer for an unknown add-on (never cached per add-on: ids are unbounded)."""
