@@ -89,9 +89,9 @@ def one_scale(addons, args, work_dir):
         targets["vamo-reconciling"] = targets["vamo-reconciling"]._replace(
             label=f"vamo, reconciling every {reconcile_after} s",
             env={"VAMO_RECONCILE_SECONDS": str(reconcile_after)})
-        # The cache sized to the whole mix (each of its requests once, about
-        # 2.2 KB each with its answer): what the default 48 MB leaves out at
-        # scale, and what holding it costs in memory.
+        # A cache that holds the whole mix (at 530k it took about 80 MiB of
+        # real memory; the default 48 MB, as the cache counts, about 59): what
+        # the default leaves out at scale, and what holding it costs.
         targets["vamo-cache-mix"] = targets["vamo"]._replace(
             name="vamo-cache-mix", label=f"vamo, cache on, {MIX_CACHE_MB} MB",
             env={"VAMO_CACHE_MB": str(MIX_CACHE_MB), "VAMO_CACHE_SIZE": str(2 * args.mix_size)})

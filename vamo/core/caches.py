@@ -26,9 +26,9 @@ from collections import OrderedDict
 # The answer cache's default size bound (VAMO_CACHE_MB): each cached request
 # costs about REQUEST_BYTES (its key and dictionary slot) and the id it names,
 # each distinct answer its body and ANSWER_BYTES (the answer's object, headers
-# and strings, and the key it is filed under). Measured (the objects' sizes over the bench's mix at
-# 20,000 add-ons): with 200/400/100 the cache held 1.22-1.25 times its
-# bound, with these 0.96-1.01 times.
+# and strings, and the key it is filed under). Measured (the objects' sizes
+# over the bench's mix at 20,000 add-ons): with 200/400/100 the cache held
+# 1.22-1.25 times its bound, with these 0.96-1.01 times.
 CACHE_BYTES = 48 * 1024 * 1024
 REQUEST_BYTES = 200
 ANSWER_BYTES = 800

@@ -15,7 +15,7 @@ thousand objects at most. Between two requests no request holds anything,
 so nothing still in use that could later become a cycle's garbage is
 frozen: the cycles requests make (werkzeug's URL matcher makes one per
 match) are garbage by then, and freed here. The update check makes none
-(tests/test_cyclic_garbage.py).
+(tests/test_collector.py).
 """
 
 import gc

@@ -173,8 +173,8 @@ OPTIONS = (
            "the cache off."),
     Option("VAMO_CACHE_MB", "cache_mb", str(CACHE_BYTES >> 20), _number(int, 1),
            "Most memory the update-check answer cache takes per process, in MiB (as its "
-           "bookkeeping counts it). At 530,000 add-ons the default holds about a third "
-           "of the bench's requests; docs/operations.md gives what more buys."),
+           "bookkeeping counts it). At 530,000 add-ons the default does not hold the "
+           "bench's whole request mix; docs/operations.md gives what more buys."),
     Option("VAMO_THEME_CACHE_SIZE", "theme_cache_size", "20000", _number(int, 0),
            "Most rendered theme-check answers kept in memory per process (each about "
            "2.5 KB with its bookkeeping); 0 turns the cache off."),
