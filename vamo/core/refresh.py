@@ -216,7 +216,9 @@ class Refresher:
         with os.fdopen(read_end, "rb") as incoming:
             try:
                 states = pickle.load(incoming)
-            except (EOFError, pickle.UnpicklingError):
+            except Exception as error:  # a child that died mid-way: EOF, or a truncated pickle
+                log.warning("no data from the loading child (loading in place): %s: %s",
+                            type(error).__name__, error)
                 states = None
         os.waitpid(pid, 0)
         return states
