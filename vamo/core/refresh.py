@@ -195,10 +195,10 @@ class Refresher:
             try:
                 db = self._connect()
                 db.set_timeouts(self.read_timeout)
-                schema = self.schema.of(db)
+                self.schema.of(db)
                 states = []
                 for source in self.sources:
-                    if not source.hands_over or (source.app is not None and source.app not in schema.apps):
+                    if not source.hands_over or self.schema.is_off(source.app):
                         states.append(None)
                         continue
                     with _no_collection_pauses():
@@ -238,11 +238,11 @@ class Refresher:
             db = self._connect()
             db.set_timeouts(self.refresh_timeout, self.refresh_timeout)
             db.ping()  # the heartbeat reports this round trip, even when no source asks anything
-            schema = self.schema.of(db)
+            self.schema.of(db)  # read once (D20): which apps' tables exist
             if full:
                 db.set_timeouts(self.read_timeout)  # a load is one long answer
             for source in self.sources:
-                if source.app is not None and source.app not in schema.apps:
+                if self.schema.is_off(source.app):
                     continue  # its app is off: the database has no tables for it
                 if reconcile or not source.loaded:
                     with _no_collection_pauses():
@@ -340,7 +340,7 @@ class Refresher:
         schema = self.schema.schema
         for source in self.sources:
             refreshed = self.source_success.get(source.name)
-            if schema is not None and source.app is not None and source.app not in schema.apps:
+            if self.schema.is_off(source.app):
                 checks[source.name] = (None, f"off: {schema.off[source.app]}")
             elif not source.loaded or refreshed is None:
                 checks[source.name] = (False, "not loaded yet")
