@@ -4,6 +4,8 @@ import http.client
 import json
 import os
 import signal
+import threading
+import time
 from urllib.parse import urlencode
 
 from tests.amo import FIREFOX, Amo
@@ -105,3 +107,101 @@ def test_a_replacement_worker_serves_current_data_from_its_first_answer(serve, m
     first = vamo.get(path, timeout=30)  # waits in the listen backlog until the new worker accepts
     assert first.status == 200 and b'"1.1"' in first.body, first.body
     assert vamo.get("/__heartbeat__").status == 200
+
+
+class KeepAliveClients:
+    """`count` threads, each asking for `path` again and again on one keep-alive
+    connection (reopened only when the server said it would close it); they
+    note every failed request and the versions answered."""
+
+    def __init__(self, port, path, count=4):
+        self.port, self.path = port, path
+        self.failures, self.bodies = [], []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+
+    def _run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self.stopping.is_set():
+            try:
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    self.failures.append(response.status)
+                self.bodies.append(body)
+            except (OSError, http.client.HTTPException) as error:
+                self.failures.append(repr(error))
+                conn.close()
+        conn.close()
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(15)
+
+
+def test_a_worker_past_its_recycle_limit_is_replaced_and_no_request_fails(serve, mysql_db, mysql_url):
+    amo = Amo(mysql_db)
+    addon = amo.addon(guid="recycled@example.com")
+    amo.release(addon, "1.0", min="3.0", max="*")
+    # A limit a single changed add-on passes; one worker, so nothing else
+    # accepts while it is replaced.
+    vamo = serve({"VAMO_DATABASE_URL": mysql_url, "VAMO_REFRESH_SECONDS": "0.5",
+                  "VAMO_RECYCLE_MB": "0.0001"})
+    path = "/update/VersionCheck.php?" + urlencode({
+        "reqVersion": "2", "id": "recycled@example.com", "appID": FIREFOX.guid, "appVersion": "128.0"})
+    # Rows younger than the commit-lag window are applied again by the first
+    # passes, which can replace the first workers: wait until they are settled.
+    time.sleep(3)
+    assert wait_until(lambda: len(children(vamo.process.pid)) == 1, 20)
+    (first,) = children(vamo.process.pid)
+    with KeepAliveClients(vamo.port, path) as clients:
+        assert wait_until(lambda: len(clients.bodies) > 100, 20)
+        amo.release(addon, "1.1", min="3.0", max="*")
+        # The old worker applies the change, asks, is replaced and drains away.
+        assert wait_until(lambda: (pids := children(vamo.process.pid)) and first not in pids, 60), \
+            vamo.output()
+        served = len(clients.bodies)
+        assert wait_until(lambda: len(clients.bodies) > served + 100, 20)
+    assert not clients.failures, clients.failures[:5]
+    assert b'"1.1"' in clients.bodies[-1]
+    (successor,) = children(vamo.process.pid)
+    assert f"forked worker {successor} to replace worker {first}" in vamo.output()
+    assert vamo.get("/__heartbeat__").status == 200
+
+
+def test_no_worker_is_replaced_below_the_limit(serve, mysql_db, mysql_url):
+    amo = Amo(mysql_db)
+    addon = amo.addon(guid="kept@example.com")
+    amo.release(addon, "1.0", min="3.0", max="*")
+    vamo = serve({"VAMO_DATABASE_URL": mysql_url, "VAMO_REFRESH_SECONDS": "0.5"})  # the default limit
+    path = "/update/VersionCheck.php?" + urlencode({
+        "reqVersion": "2", "id": "kept@example.com", "appID": FIREFOX.guid, "appVersion": "128.0"})
+    (first,) = children(vamo.process.pid)
+    amo.release(addon, "1.1", min="3.0", max="*")
+    assert wait_until(lambda: b'"1.1"' in vamo.get(path).body, 20)
+    time.sleep(3)  # several more passes
+    assert children(vamo.process.pid) == [first]
+
+
+def test_a_replaced_worker_that_gets_no_request_leaves_too(serve, mysql_db, mysql_url):
+    amo = Amo(mysql_db)
+    addon = amo.addon(guid="idle@example.com")
+    amo.release(addon, "1.0", min="3.0", max="*")
+    vamo = serve({"VAMO_DATABASE_URL": mysql_url, "VAMO_REFRESH_SECONDS": "0.5",
+                  "VAMO_RECYCLE_MB": "0.0001"})
+    time.sleep(3)  # as above: the first passes may replace the first workers
+    assert wait_until(lambda: len(children(vamo.process.pid)) == 1, 20)
+    (first,) = children(vamo.process.pid)
+    amo.release(addon, "1.1", min="3.0", max="*")
+    # No request runs its drain: it is stopped after recycle.DRAIN_SECONDS.
+    assert wait_until(lambda: (pids := children(vamo.process.pid)) and first not in pids, 40), vamo.output()
+    assert wait_until(lambda: len(children(vamo.process.pid)) == 1, 40)
+    assert b'"1.1"' in vamo.get("/update/VersionCheck.php?" + urlencode({
+        "reqVersion": "2", "id": "idle@example.com", "appID": FIREFOX.guid, "appVersion": "128.0"})).body

@@ -471,6 +471,11 @@ class Index:
         self.decoded = {}  # key -> (what it was decoded from, entry, encoded size)
         self._removed = 0  # keys of the base the overlay removes
         self._added = 0    # keys of the overlay the base lacks
+        self.encoded_bytes = 0  # every entry encoded into the overlay, replaced ones too
+
+    def base_bytes(self):
+        """What the full load built: the buffer and the lookup arrays."""
+        return len(self.buffer) + (len(self.hashes) + len(self.positions)) * 8
 
     def _base_slots(self, key):
         """Slots of the base whose hash is the key's (almost always zero or one)."""
@@ -549,7 +554,8 @@ class Index:
             self._added += 1
         # Encoded too: a soak's 36,000 changed add-ons as objects were about 70
         # MiB in each worker, encoded about a sixth of that.
-        self.overlay[key] = encode(entry)
+        blob = self.overlay[key] = encode(entry)
+        self.encoded_bytes += len(blob)
 
     def pop(self, key, default=None):
         entry = self.get(key)
@@ -674,6 +680,7 @@ class UpdateData(Source):
         self.last_reconcile = None  # {"seconds", "buckets", "addons"} of the last reconciliation
         self.last_refresh_seconds = None
         self.last_refresh_addons = 0
+        self._built_before = 0    # what earlier indexes built (see built_bytes)
 
     # -- full load / reconciliation ------------------------------------------------------
     def load(self, db):
@@ -745,6 +752,8 @@ class UpdateData(Source):
         """Swap in a fully loaded index; the keys whose cached answers it drops."""
         # Only answers of add-ons that were indexed can be cached (none before the first load).
         changed = list(self.index)
+        self._built_before += (self.index.encoded_bytes + index.base_bytes()
+                               + (len(keys.ids) + len(keys.positions)) * 8)
         self.index, self.keys = index, keys  # one reference each: requests see old or new
         self.queries, self.protocol = QUERIES[generation], compat.PROTOCOLS[generation]
         for name, value in loaded_state.items():
@@ -753,6 +762,12 @@ class UpdateData(Source):
         if changed:
             self.on_change(changed)
         return changed
+
+    def built_bytes(self):
+        """Bytes of index this process has built since it started, loads and
+        refreshes together, replaced ones too: what a forked worker has built
+        since its fork is its own memory, not the arbiter's (vamo/core/recycle.py)."""
+        return self._built_before + self.index.encoded_bytes
 
     def _read_sums(self, db, addon_ids):
         """{add-on id: fingerprint} of `addon_ids` as the database has them now ({} on SQLite)."""

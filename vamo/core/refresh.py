@@ -93,6 +93,11 @@ class Source:
         """Apply what changed in the database since the last load or refresh."""
         raise NotImplementedError
 
+    def built_bytes(self):
+        """Bytes of data this source has built in this process since it started,
+        replaced ones too; 0 for a source too small to count."""
+        return 0
+
     # A source whose load leaves much behind can be loaded in a child process
     # and handed back (Refresher.first_load): it sets `hands_over` and gives
     # `handover` (its loaded state, picklable) and `take_over` (installs it).
@@ -132,6 +137,7 @@ class Refresher:
         # monotonic time each source last loaded or refreshed: a pass runs the
         # sources one after another, so one can be fresh while the next loads.
         self.source_success = {}
+        self.after_pass = None  # called by the thread after each pass (vamo/core/recycle.py)
 
     # -- one pass ---------------------------------------------------------------------
     def _connect(self):
@@ -305,7 +311,13 @@ class Refresher:
     def _run(self):
         while not self._stop.is_set():
             ok = self.run_once()
+            if self.after_pass is not None:
+                self.after_pass()
             self._stop.wait(self.refresh_seconds if ok else self.backoff)
+
+    def built_bytes(self):
+        """What the sources have built in this process since it started (Source.built_bytes)."""
+        return sum(source.built_bytes() for source in self.sources)
 
     def stop(self):
         self._stop.set()

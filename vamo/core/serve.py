@@ -8,7 +8,9 @@ other request kill a worker, the arbiter starts a new one. The data is loaded
 for the arbiter before it forks (by a child process, whose leftovers die with
 it: Refresher.first_load), and brought up to date again before each later
 fork, so a worker (the first or a replacement) serves loaded, fresh data from
-its first request; its own refresher thread takes over from there.
+its first request; its own refresher thread takes over from there. A worker
+whose refreshes have built VAMO_RECYCLE_MB of its own is replaced by a fresh
+fork before it leaves (vamo/core/recycle.py).
 
 Keep-alive is set explicitly, and the access log is off unless asked for: it
 costs more than an update check. The soft limit on open files is raised to
@@ -23,8 +25,9 @@ in flight) and exits 0.
 
 import logging
 import resource
+import sys
 
-from vamo.core import observe
+from vamo.core import observe, recycle
 
 log = logging.getLogger("vamo")
 
@@ -80,8 +83,11 @@ def _serve_gunicorn(service, config):
         refresher.run_once()
         refresher.disconnect()
 
-    def start_worker():
+    def start_worker(handover):
         service.collector.start()  # the collector runs between requests (vamo/core/collector.py)
+        # Replaced by a fresh fork once its refreshes have built this much (vamo/core/recycle.py).
+        refresher.after_pass = recycle.Recycler(handover, int(config.recycle_mb * 2**20),
+                                                refresher.built_bytes).after_pass
         service.start()
 
     return run_supervised(service, config, pre_fork=pre_fork, post_fork=start_worker,
@@ -91,20 +97,22 @@ def _serve_gunicorn(service, config):
 def run_supervised(app, config, pre_fork=None, post_fork=None, worker_exit=None):
     """Serve the WSGI callable `app` as `vamo serve` does: gunicorn's arbiter with
     `config.workers` meinheld workers, forked after `app` is built. The hooks run
-    in the arbiter before each fork, in each worker after it, and in a worker as
-    it exits. bench/serve_app.py serves the bench's baselines through this too."""
+    in the arbiter before each fork, in each worker after it (given the
+    worker's recycle.Handover), and in a worker as it exits.
+    bench/serve_app.py serves the bench's baselines through this too."""
     from gunicorn.app.base import BaseApplication
 
     open_files = raise_open_files_limit()
 
     def before_fork(server, worker):
+        worker.handover = recycle.Handover()  # shared with the worker it becomes
         if pre_fork:
             pre_fork()
 
     def after_fork(server, worker):
         _configure_meinheld(config)
         if post_fork:
-            post_fork()
+            post_fork(worker.handover)
 
     def on_worker_exit(server, worker):
         if worker_exit:
@@ -137,6 +145,13 @@ def run_supervised(app, config, pre_fork=None, post_fork=None, worker_exit=None)
 
         def load(self):
             return app
+
+        def run(self):
+            try:
+                recycle.arbiter_class()(self).run()
+            except RuntimeError as error:  # as gunicorn's own run: one line, exit 1
+                print(f"\nError: {error}\n", file=sys.stderr)
+                sys.exit(1)
 
     log.info("serving on %s:%d (gunicorn, %d meinheld worker%s; open files limit %d)",
              config.listen, config.port, config.workers, "" if config.workers == 1 else "s",

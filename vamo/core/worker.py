@@ -6,15 +6,19 @@ creates each worker object in the arbiter before forking. The arbiter then
 logs with meinheld's method, whose signature differs: its first error (a
 worker killed by a signal) raised TypeError in the arbiter's main loop and
 took the whole server down. This worker leaves gunicorn's logger alone and
-gives meinheld a logger of its own for the errors it reports.
+gives meinheld a logger of its own for the errors it reports. On SIGUSR2
+it drains and exits: its successor is serving (vamo/core/recycle.py).
 """
 
 import logging
+import signal
 import traceback
 
 from gunicorn.workers.base import Worker
 from meinheld import server
 from meinheld.gmeinheld import MeinheldWorker as _MeinheldWorker
+
+from vamo.core import recycle
 
 log = logging.getLogger("vamo.server")
 
@@ -33,3 +37,8 @@ class MeinheldWorker(_MeinheldWorker):
         Worker.__init__(self, *args, **kwargs)  # not meinheld's: it patches gunicorn's Logger
         server.set_access_logger(None)  # vamo.core.serve sets its own in each worker (post_fork)
         server.set_error_logger(MeinheldErrors())
+
+    def init_signals(self):
+        super().init_signals()
+        # SIGUSR2: the arbiter has forked this worker's successor (vamo/core/recycle.py).
+        signal.signal(signal.SIGUSR2, lambda signum, frame: recycle.drain())
