@@ -674,7 +674,8 @@ class UpdateData(Source):
         self._newest = None       # newest `modified` seen
         self._since = None        # the next refresh asks for rows modified at or after this
         self._applied = set()     # (table, row id, modified) applied and settled, since `_since`
-        self._fingerprints = None  # array: add-on id -> fingerprint as last read (0: no rows)
+        self._fingerprints = None  # array: add-on id -> fingerprint as the last full load read it (0: no rows)
+        self._fingerprints_changed = {}  # add-on id -> fingerprint as read since
         self._bucket_sums = None   # {bucket: sum of its add-ons' fingerprints in `_fingerprints`}
         self.last_load_seconds = None
         self.last_reconcile = None  # {"seconds", "buckets", "addons"} of the last reconciliation
@@ -756,6 +757,7 @@ class UpdateData(Source):
                                + (len(keys.ids) + len(keys.positions)) * 8)
         self.index, self.keys = index, keys  # one reference each: requests see old or new
         self.queries, self.protocol = QUERIES[generation], compat.PROTOCOLS[generation]
+        self._fingerprints_changed = {}
         for name, value in loaded_state.items():
             setattr(self, name, value)
         self.loaded = True
@@ -783,9 +785,16 @@ class UpdateData(Source):
                 sums[addon_id] += value
         return sums
 
+    def _fingerprint(self, addon_id):
+        value = self._fingerprints_changed.get(addon_id)
+        return _fetch(self._fingerprints, addon_id) if value is None else value
+
     def _keep_sum(self, addon_id, value):
-        self._bucket_sums[addon_id // BUCKET] += value - _fetch(self._fingerprints, addon_id)
-        _store(self._fingerprints, addon_id, value)
+        # Beside the load's array, not written into it: in a worker each write
+        # would copy a page of the array the arbiter shares (4 MiB at 530k,
+        # nearly all of it after a few thousand changes).
+        self._bucket_sums[addon_id // BUCKET] += value - self._fingerprint(addon_id)
+        self._fingerprints_changed[addon_id] = value
 
     def reconcile(self, db):
         """Rebuild only the add-ons whose fingerprint moved since it was last read.
@@ -816,7 +825,7 @@ class UpdateData(Source):
                     now[addon_id] += value
             for addon_id in range(low, high + 1):
                 value = now.get(addon_id, 0)
-                if value != _fetch(self._fingerprints, addon_id):
+                if value != self._fingerprint(addon_id):
                     changed[addon_id] = value
         if changed:
             # Keep the sums of the rows the rebuild read (not those read above):
