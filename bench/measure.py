@@ -57,7 +57,7 @@ def summarise(target, figures, before, after, memory, ready_seconds):
         "p50_ms": figures["latency_us"]["p50"] / 1000, "p99_ms": figures["latency_us"]["p99"] / 1000,
         "p999_ms": figures["latency_us"]["p999"] / 1000, "max_ms": figures["latency_us"]["max"] / 1000,
         "server_cpu_us_per_req": per_request(server_cpu),
-        "db_cpu_us_per_req": per_request(db_cpu),
+        "db_cpu_us_per_req": per_request(db_cpu), "db_cpu_seconds": round(db_cpu, 2),
         "rss_mib": round(memory["rss"] / 1024, 1), "pss_mib": round(memory["pss"] / 1024, 1),
         "rss_max_mib": round(memory["rss_max"] / 1024, 1), "processes": memory["processes"],
         "bad_status": errors["status"],

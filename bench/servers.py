@@ -98,10 +98,14 @@ def _command_line(pid):
         return None
 
 
-def pin_process(pid, cpus):
-    """Pin every thread of a running process (threads it starts later inherit it)."""
+def pin_process(pid, cpus, idle=False):
+    """Pin every thread of a running process (threads it starts later inherit it),
+    and run them at idle priority (SCHED_IDLE: only on a core nothing else wants)
+    or at the normal one."""
+    policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             os.sched_setaffinity(int(tid), cpus)
+            os.sched_setscheduler(int(tid), policy, os.sched_param(0))
         except (ProcessLookupError, PermissionError):
             pass
