@@ -299,3 +299,74 @@ def test_the_first_load_falls_back_to_loading_in_place_and_reports_an_unreachabl
     assert not data.loaded
     ok, detail = refresher.checks()["database"]
     assert not ok and "unreachable" in detail
+
+
+def answers_as_a_fresh_load(data, db):
+    fresh = UpdateData()
+    fresh.load(db)
+    assert data.index.keys() == fresh.index.keys()
+    top = db.query("SELECT MAX(id) FROM addons")[0][0]
+    assert [data.keys.get(addon_id) for addon_id in range(top + 1)] == [
+        fresh.keys.get(addon_id) for addon_id in range(top + 1)]
+    return not [key for key, entry in fresh.index.items() if not entry.same_answers(data.index[key])]
+
+
+@pytest.mark.parametrize("generation", ["classic", "current"])
+def test_the_arbiters_pass_before_a_fork_refreshes_in_a_child_and_takes_only_the_changes(
+        mariadb, generation, caplog):
+    """Before forking a replacement worker the arbiter refreshes its copy in a child
+    (its leftovers die with it) and applies what the child sends back: after stamped
+    changes, a change without a stamp (at the reconciliation) and an application
+    version's change (a full load), it answers as a load from scratch."""
+    url = demo_database(mariadb, addons=150, seed=9, shape="edge", generation=generation)
+    db = Database(url)
+    classic = generation == "classic"
+    rng = random.Random(9)
+    ids = row_ids(db, classic)
+    written_a_minute_ago(db, generation)
+    data = UpdateData()
+    changed_keys = []
+    data.on_change = changed_keys.extend
+    refresher = Refresher(url, [data], reconcile_seconds=600)
+    assert refresher.first_load()
+    amo = Amo(db, generation)
+    changes = for_generation(CHANGES, classic)
+    if not classic:
+        changes = [change.replace("NOW()", "NOW(6)") for change in changes]
+    for round_number in range(3):
+        for _ in range(30):
+            change = rng.choice(changes)
+            if "%(override)s" in change and not ids["override"]:
+                continue
+            db.execute(change, {name: rng.choice(values) if values else 0 for name, values in ids.items()})
+        if round_number == 0:  # an add-on the load did not see...
+            arrived = amo.addon(guid="arrived@example.com")
+            amo.release(arrived, "1.0", min="3.0", max="*")
+        elif round_number == 1:  # ... and gone again
+            db.execute("UPDATE addons SET status = 5, modified = NOW(6) WHERE id = %s", (arrived,))
+        overlay = len(data.index.overlay)
+        caplog.clear()
+        assert refresher.refresh_before_fork()
+        assert answers_as_a_fresh_load(data, db), f"round {round_number}"
+        assert len(data.index.overlay) != overlay and data.built_bytes() > 0
+        assert ("arrived@example.com" in data.index) == (round_number == 0)
+    assert not changed_keys  # applied here without a refresh of this process's own
+    # A change without a timestamp, found by the child's reconciliation.
+    file_id = db.query("SELECT f.id FROM files f JOIN versions v ON v.id = f.version_id "
+                       "WHERE f.status = 4 AND v.deleted = 0 AND v.channel = 2 LIMIT 1")[0][0]
+    db.execute("UPDATE files SET hash = 'sha256:89ab' WHERE id = %s", (file_id,))
+    refresher._next_reconcile = 0
+    assert refresher.refresh_before_fork()
+    assert data.last_reconcile["addons"] == 1 and refresher._next_reconcile > 0
+    assert answers_as_a_fresh_load(data, db)
+    # An application version's change: the child loads in full and hands the whole index over.
+    index = data.index
+    db.execute("INSERT INTO appversions (application_id, version, version_int, created, modified) "
+               "VALUES (%s, '999.0', 0, NOW(), NOW())", (FIREFOX.id,))
+    assert refresher.refresh_before_fork()
+    assert data.index is not index and not data.index.overlay
+    assert answers_as_a_fresh_load(data, db)
+    # Every pass ran in the child: this process never loaded or reconciled.
+    assert not [record for record in caplog.records
+                if record.getMessage().startswith(("update data loaded", "update data reconciled"))]
+    db.close()

@@ -745,14 +745,57 @@ class UpdateData(Source):
                 "keys": (keys.ids, keys.positions), **{name: getattr(self, name) for name in self._LOADED_STATE}}
 
     def take_over(self, state):
+        """Install `handover`'s state; in the arbiter, which caches no answers to drop."""
         index = Index(*state["index"])
         self._install(index, AddonKeys(index, *state["keys"]), state["generation"],
-                      {name: state[name] for name in self._LOADED_STATE})
+                      {name: state[name] for name in self._LOADED_STATE}, notify=False)
 
-    def _install(self, index, keys, generation, loaded_state):
+    # What a refresh sets besides the overlay and the changed keys and fingerprints.
+    _REFRESHED_STATE = ("_newest", "_since", "_applied", "last_refresh_seconds", "last_refresh_addons",
+                        "last_reconcile")
+
+    def mark(self):
+        """Where the state stands now, for `changes` (taken in a child before its pass)."""
+        return (self.index, dict(self.index.overlay), dict(self.keys.changed), dict(self._fingerprints_changed),
+                dict(self._bucket_sums or {}))
+
+    def changes(self, mark):
+        """What changed since `mark`, as `take_changes` applies it to the state `mark`
+        was taken from (in the process this one was forked from); after a full load,
+        the whole state (`handover`)."""
+        index, overlay, keys, fingerprints, bucket_sums = mark
+        if self.index is not index:
+            return {"whole": self.handover()}
+
+        def moved(now, then):
+            return {key: value for key, value in now.items() if then.get(key, _ABSENT) is not value}
+
+        return {"overlay": moved(index.overlay, overlay), "gone": [key for key in overlay if key not in index.overlay],
+                "counts": (index._removed, index._added, index.encoded_bytes),
+                "keys": moved(self.keys.changed, keys), "fingerprints": moved(self._fingerprints_changed, fingerprints),
+                "bucket_sums": moved(self._bucket_sums or {}, bucket_sums),
+                "state": {name: getattr(self, name) for name in self._REFRESHED_STATE}}
+
+    def take_changes(self, delta):
+        """Apply `changes`; in the arbiter, which caches no answers to drop."""
+        if "whole" in delta:
+            return self.take_over(delta["whole"])
+        index = self.index
+        for key in delta["gone"]:
+            index.overlay.pop(key, None)
+        index.overlay.update(delta["overlay"])
+        index._removed, index._added, index.encoded_bytes = delta["counts"]
+        self.keys.changed.update(delta["keys"])
+        self._fingerprints_changed.update(delta["fingerprints"])
+        if self._bucket_sums is not None:
+            self._bucket_sums.update(delta["bucket_sums"])
+        for name, value in delta["state"].items():
+            setattr(self, name, value)
+
+    def _install(self, index, keys, generation, loaded_state, notify=True):
         """Swap in a fully loaded index; the keys whose cached answers it drops."""
         # Only answers of add-ons that were indexed can be cached (none before the first load).
-        changed = list(self.index)
+        changed = list(self.index) if notify else []
         self._built_before += (self.index.encoded_bytes + index.base_bytes()
                                + (len(keys.ids) + len(keys.positions)) * 8)
         self.index, self.keys = index, keys  # one reference each: requests see old or new

@@ -98,15 +98,27 @@ class Source:
         replaced ones too; 0 for a source too small to count."""
         return 0
 
-    # A source whose load leaves much behind can be loaded in a child process
-    # and handed back (Refresher.first_load): it sets `hands_over` and gives
-    # `handover` (its loaded state, picklable) and `take_over` (installs it).
+    # A source whose load and refreshes leave much behind can be loaded and
+    # refreshed in a child process, and the result handed back
+    # (Refresher.first_load, refresh_before_fork): it sets `hands_over` and
+    # gives `handover` (its loaded state, picklable) and `take_over` (installs
+    # it), `mark` (where it stands) and `changes` (what changed since a mark,
+    # picklable) and `take_changes` (applies them).
     hands_over = False
 
     def handover(self):
         raise NotImplementedError
 
     def take_over(self, state):
+        raise NotImplementedError
+
+    def mark(self):
+        raise NotImplementedError
+
+    def changes(self, mark):
+        raise NotImplementedError
+
+    def take_changes(self, changes):
         raise NotImplementedError
 
 
@@ -178,7 +190,8 @@ class Refresher:
         went to 19 MiB, the summed PSS of `--workers 2` after 3 minutes from
         555 to 468 MiB). The child briefly doubles the index's memory.
         """
-        states = self._load_in_child()
+        states = (self._in_child(self._load_handing_over)
+                  if any(source.hands_over for source in self.sources) else None)
         if states is not None:
             for source, state in zip(self.sources, states):
                 if state is not None:
@@ -188,53 +201,88 @@ class Refresher:
             gc.freeze()  # what was handed over holds no cycles (see _no_collection_pauses)
         return self.run_once()
 
-    def _load_in_child(self):
-        """[handed-over state or None, per source], loaded in a forked child; None when it failed."""
-        if not any(source.hands_over for source in self.sources):
-            return None
+    def _load_handing_over(self):
+        """In the child: [handed-over state or None, per source]."""
+        db = self._connect()
+        db.set_timeouts(self.read_timeout)
+        self.schema.of(db)
+        states = []
+        for source in self.sources:
+            if not source.hands_over or self.schema.is_off(source.app):
+                states.append(None)
+                continue
+            with _no_collection_pauses():
+                source.load(db)
+            states.append(source.handover())
+        return states
+
+    def refresh_before_fork(self):
+        """One pass in the arbiter before it forks a replacement worker: the
+        sources that hand over refresh in a forked child, which sends back
+        only what changed (Source.changes); the rest here. True when both
+        reached the database.
+
+        A pass made here leaves its garbage in the heap the next workers fork
+        from, as a load does (see first_load): at 530,000 add-ons, after one
+        replacement the arbiter held 60 MiB more that the new workers had
+        copied. When the child fails, the arbiter's copy stays as it was and
+        the new worker's own first pass brings it up to date.
+        """
+        handing = [source for source in self.sources if source.hands_over]
+        changed = self._in_child(lambda: self._pass_handing_over(handing)) if handing else None
+        if changed is not None:
+            reached, deltas, next_reconcile = changed
+            for source, delta in zip(handing, deltas):
+                if delta is not None:
+                    source.take_changes(delta)
+                    self.source_success[source.name] = time.monotonic()
+            self._next_reconcile = next_reconcile
+        others = [source for source in self.sources if not source.hands_over]
+        here = self.run_once(others)
+        self.disconnect()  # a connection must not be shared by forked workers
+        return bool(changed and changed[0]) and here
+
+    def _pass_handing_over(self, sources):
+        """In the child: (reached the database, [changes or None, per source], next reconciliation)."""
+        marks = [source.mark() for source in sources]
+        reached = self.run_once(sources)
+        deltas = [source.changes(mark) if source.loaded else None for source, mark in zip(sources, marks)]
+        return reached, deltas, self._next_reconcile
+
+    def _in_child(self, work):
+        """`work()` run in a forked child, its result pickled back; None when it failed."""
         self.disconnect()  # the child opens its own: a connection must not be shared
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: load, hand over, exit without running the parent's exit hooks
+        if pid == 0:  # the child: work, hand over, exit without running the parent's exit hooks
             os.close(read_end)
             code = 1
             try:
-                db = self._connect()
-                db.set_timeouts(self.read_timeout)
-                self.schema.of(db)
-                states = []
-                for source in self.sources:
-                    if not source.hands_over or self.schema.is_off(source.app):
-                        states.append(None)
-                        continue
-                    with _no_collection_pauses():
-                        source.load(db)
-                    states.append(source.handover())
+                result = work()
                 with os.fdopen(write_end, "wb") as out:
-                    pickle.dump(states, out, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
                 code = 0
-            except BaseException as error:  # the parent loads in place and reports what fails there
-                log.warning("loading in a child process failed (loading in place): %s: %s",
-                            type(error).__name__, error)
+            except BaseException as error:  # the parent goes on without, and reports what fails there
+                log.warning("work in a child process failed: %s: %s", type(error).__name__, error)
             finally:
                 os._exit(code)
         os.close(write_end)
         with os.fdopen(read_end, "rb") as incoming:
             try:
-                states = pickle.load(incoming)
+                result = pickle.load(incoming)
             except Exception as error:  # a child that died mid-way: EOF, or a truncated pickle
-                log.warning("no data from the loading child (loading in place): %s: %s",
+                log.warning("no data from the child process (going on without): %s: %s",
                             type(error).__name__, error)
-                states = None
+                result = None
         os.waitpid(pid, 0)
-        return states
+        return result
 
     def _schedule_reconcile(self):
         self._next_reconcile = time.monotonic() + self.reconcile_seconds * (
             1 - RECONCILE_JITTER * random.random())
 
-    def run_once(self):
-        """One pass over every source; True when it reached the database."""
+    def run_once(self, sources=None):
+        """One pass over every source (or those given); True when it reached the database."""
         started = time.monotonic()
         reconcile = started >= self._next_reconcile
         full = reconcile or not self.loaded()
@@ -247,7 +295,7 @@ class Refresher:
             self.schema.of(db)  # read once (D20): which apps' tables exist
             if full:
                 db.set_timeouts(self.read_timeout)  # a load is one long answer
-            for source in self.sources:
+            for source in self.sources if sources is None else sources:
                 if self.schema.is_off(source.app):
                     continue  # its app is off: the database has no tables for it
                 if reconcile or not source.loaded:

@@ -76,12 +76,12 @@ def _serve_gunicorn(service, config):
 
     def pre_fork():
         # A replacement worker starts from the arbiter's copy: bring it up to
-        # date first (one pass; on failure the worker serves it as it is).
+        # date first (one pass, the index's in a child; on failure the worker
+        # serves it as it is until its own first pass).
         if first_forks[0] > 0:
             first_forks[0] -= 1
             return
-        refresher.run_once()
-        refresher.disconnect()
+        refresher.refresh_before_fork()
 
     def start_worker(handover):
         service.collector.start()  # the collector runs between requests (vamo/core/collector.py)
