@@ -205,3 +205,23 @@ def test_a_replaced_worker_that_gets_no_request_leaves_too(serve, mysql_db, mysq
     assert wait_until(lambda: len(children(vamo.process.pid)) == 1, 40)
     assert b'"1.1"' in vamo.get("/update/VersionCheck.php?" + urlencode({
         "reqVersion": "2", "id": "idle@example.com", "appID": FIREFOX.guid, "appVersion": "128.0"})).body
+
+
+def test_an_arbiter_holding_many_changes_loads_afresh_before_forking(serve, mysql_db, mysql_url):
+    amo = Amo(mysql_db)
+    addons = [amo.addon(guid=f"many-{number}@example.com") for number in range(8)]
+    for addon in addons:
+        amo.release(addon, "1.0", min="3.0", max="*")
+    vamo = serve({"VAMO_DATABASE_URL": mysql_url, "VAMO_REFRESH_SECONDS": "0.5",
+                  "VAMO_RECYCLE_MB": "0.0001"})
+    paths = ["/update/VersionCheck.php?" + urlencode({
+        "reqVersion": "2", "id": f"many-{number}@example.com", "appID": FIREFOX.guid, "appVersion": "128.0"})
+        for number in range(8)]
+    for version in ("1.1", "1.2"):  # the arbiter takes the first round's changes, then holds too many
+        for addon in addons:
+            amo.release(addon, version, min="3.0", max="*")
+        assert wait_until(lambda: all(f'"{version}"'.encode() in vamo.get(path).body for path in paths), 30)
+        time.sleep(3)  # a replacement or two
+    assert wait_until(lambda: "loading afresh" in vamo.output(), 30), vamo.output()
+    assert wait_until(lambda: len(children(vamo.process.pid)) == 1, 40)
+    assert all(b'"1.2"' in vamo.get(path).body for path in paths)

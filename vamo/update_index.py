@@ -814,6 +814,10 @@ class UpdateData(Source):
         since its fork is its own memory, not the arbiter's (vamo/core/recycle.py)."""
         return self._built_before + self.index.encoded_bytes
 
+    def changed_bytes(self):
+        """The encoded entries the overlay holds (what a full load would fold into the base)."""
+        return sum(len(blob) for blob in list(self.index.overlay.values()) if blob is not None)
+
     def _read_sums(self, db, addon_ids):
         """{add-on id: fingerprint} of `addon_ids` as the database has them now ({} on SQLite)."""
         if self._fingerprints is None or not addon_ids:

@@ -219,10 +219,11 @@ OPTIONS = (
     Option("PORT", "port", "8000", _port, "Port `vamo serve` listens on."),
     Option("VAMO_WORKERS", "workers", "1", _number(int, 1),
            "Processes `vamo serve` runs (more than 1: gunicorn with meinheld workers)."),
-    Option("VAMO_RECYCLE_MB", "recycle_mb", "16", _number(float, 0),
+    Option("VAMO_RECYCLE_MB", "recycle_mb", "8", _number(float, 0),
            "A worker whose refreshes have built this many MiB of index since it was "
            "forked is replaced by a fresh one, forked from the arbiter once its copy is "
-           "up to date; the old one drains first (docs/operations.md). 0: never."),
+           "up to date; the old one drains first. The arbiter loads afresh once it holds "
+           "4 times this in changes (docs/operations.md). 0: never."),
     Option("VAMO_ACCESS_LOG", "access_log", "off", _boolean,
            "Write an access log line per request to stdout (costly; off by default)."),
     Option("VAMO_LOG_LEVEL", "log_level", "INFO", _log_level,

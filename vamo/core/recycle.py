@@ -15,6 +15,10 @@ it asks for a successor:
    the answer in flight or the next one (`Connection: close`), and exits once
    they are closed, or after DRAIN_SECONDS. Clients reconnect to the others.
 
+The arbiter holds the changes since its own load once for every worker it
+forks from then on; when they pass ARBITER_CHANGES times the limit, it loads
+afresh (in a child) before forking instead.
+
 While the successor starts, the old worker still serves, so the number of
 workers accepting never drops. The drain runs in the worker's main thread
 (meinheld's loop is not thread-safe), from a SIGUSR2 handler, which Python
@@ -32,6 +36,10 @@ log = logging.getLogger("vamo.recycle")
 
 SERVING, ASKED, REPLACED = 0, 1, 2
 DRAIN_SECONDS = 10
+# The arbiter's own changes since its load are shared by the workers it forks
+# since, but grow for as long as it runs: past this many times VAMO_RECYCLE_MB
+# it loads afresh before forking (vamo/core/serve.py).
+ARBITER_CHANGES = 4
 
 
 class Handover:

@@ -98,6 +98,11 @@ class Source:
         replaced ones too; 0 for a source too small to count."""
         return 0
 
+    def changed_bytes(self):
+        """Bytes this source holds of what refreshes changed since its last full
+        load; 0 for a source too small to count."""
+        return 0
+
     # A source whose load and refreshes leave much behind can be loaded and
     # refreshed in a child process, and the result handed back
     # (Refresher.first_load, refresh_before_fork): it sets `hands_over` and
@@ -366,6 +371,10 @@ class Refresher:
     def built_bytes(self):
         """What the sources have built in this process since it started (Source.built_bytes)."""
         return sum(source.built_bytes() for source in self.sources)
+
+    def changed_bytes(self):
+        """What the sources hold of the changes since their full loads (Source.changed_bytes)."""
+        return sum(source.changed_bytes() for source in self.sources)
 
     def stop(self):
         self._stop.set()

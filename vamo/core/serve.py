@@ -73,6 +73,7 @@ def _serve_gunicorn(service, config):
     refresher.disconnect()  # a connection must not be shared by forked workers
 
     first_forks = [config.workers]  # forked right after the load above
+    recycle_bytes = int(config.recycle_mb * 2**20)
 
     def pre_fork():
         # A replacement worker starts from the arbiter's copy: bring it up to
@@ -81,13 +82,20 @@ def _serve_gunicorn(service, config):
         if first_forks[0] > 0:
             first_forks[0] -= 1
             return
-        refresher.refresh_before_fork()
+        changed = refresher.changed_bytes()
+        if recycle_bytes and changed > recycle.ARBITER_CHANGES * recycle_bytes:
+            # The changes the arbiter holds since its load grow for as long as it
+            # runs: past this, it loads afresh (in a child), all of them in the base.
+            log.info("the arbiter holds %.1f MiB of changes since its load: loading afresh", changed / 2**20)
+            refresher.first_load()
+            refresher.disconnect()
+        else:
+            refresher.refresh_before_fork()
 
     def start_worker(handover):
         service.collector.start()  # the collector runs between requests (vamo/core/collector.py)
         # Replaced by a fresh fork once its refreshes have built this much (vamo/core/recycle.py).
-        refresher.after_pass = recycle.Recycler(handover, int(config.recycle_mb * 2**20),
-                                                refresher.built_bytes).after_pass
+        refresher.after_pass = recycle.Recycler(handover, recycle_bytes, refresher.built_bytes).after_pass
         service.start()
 
     return run_supervised(service, config, pre_fork=pre_fork, post_fork=start_worker,
