@@ -99,14 +99,33 @@ def soak_slices(server, url, paths_file, slices, args):
     return results
 
 
-def memory_summary(slices):
-    """RSS after the first slice (the cache is filled by then), at the end, at most, and the growth."""
+def steady(slices, workers):
+    """The slices that ended with exactly `workers` workers: not while one was being
+    replaced (then a draining worker, its successor and the arbiter's child
+    process are also in the tree, and "PSS / one worker's" means nothing)."""
+    return [s for s in slices if sum(not p["arbiter"] for p in s["processes_mib"]) == workers]
+
+
+def replacements(slices, workers):
+    """Workers seen beyond the first `workers` (vamo/core/recycle.py): replaced ones."""
+    pids = {p["pid"] for s in steady(slices, workers) for p in s["processes_mib"] if not p["arbiter"]}
+    return max(0, len(pids) - workers)
+
+
+def memory_summary(slices, workers=1):
+    """RSS after the first slice (the cache is filled by then), at the end, at most, and the growth;
+    the PSS ratio at the last slice without a replacement under way, and at most over those."""
     rss = [s["rss_mib"] for s in slices]
     second_half = rss[len(rss) // 2:]
+    settled = steady(slices, workers) or slices
     return {"pss_first_mib": slices[0]["pss_mib"], "pss_last_mib": slices[-1]["pss_mib"],
             "pss_max_mib": max(s["pss_mib"] for s in slices),
-            "one_worker_pss_last_mib": slices[-1]["one_worker_pss_mib"],
-            "pss_per_one_worker_last": slices[-1]["pss_per_one_worker"],
+            "one_worker_pss_last_mib": settled[-1]["one_worker_pss_mib"],
+            "pss_per_one_worker_last": settled[-1]["pss_per_one_worker"],
+            "pss_last_steady_mib": settled[-1]["pss_mib"], "last_steady_slice": settled[-1]["slice"],
+            "pss_per_one_worker_max_steady": max(s["pss_per_one_worker"] or 0 for s in settled),
+            "slices_replacing": len(slices) - len(steady(slices, workers)),
+            "workers_replaced": replacements(slices, workers),
             "largest_process_rss_last_mib": slices[-1]["rss_max_mib"],
             "rss_first_mib": rss[0], "rss_last_mib": rss[-1], "rss_max_mib": max(rss),
             "rss_growth_mib": round(rss[-1] - rss[0], 1),
@@ -167,7 +186,7 @@ def run(args):
         mariadb.cleanup()
     shutil.rmtree(work_dir, ignore_errors=True)
 
-    summary = {**memory_summary(results),
+    summary = {**memory_summary(results, args.soak_workers),
                "errors": sum(s["bad_status"] + s["socket_errors"] for s in results),
                "files_changed": writer.committed, "writer_error": writer.error,
                "heartbeat_after": heartbeat_after}
